@@ -1,0 +1,275 @@
+"""One frozen dataclass per step; every default lives here.
+
+Configs are read from and written to TOML (:func:`load_config`,
+:func:`dump_config`). Unknown keys and wrongly typed values are errors naming
+the key, the expected type and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomli_w
+
+from genopt.errors import GenoptError
+
+
+@dataclass(frozen=True)
+class QCConfig:
+    """Variant and sample filters, with PLINK's meanings.
+
+    Attributes
+    ----------
+    maf
+        ``--maf``: drop variants whose minor allele frequency is < ``maf``.
+    geno
+        ``--geno``: drop variants whose missing-call rate is > ``geno``.
+    mind
+        ``--mind``: drop samples whose missing-call rate is > ``mind``.
+    hwe
+        ``--hwe``: drop variants whose Hardy-Weinberg exact test p is < ``hwe``
+        (Wigginton et al. 2005 exact test, as PLINK computes it).
+    hwe_midp
+        Use the mid-p variant of the exact test (PLINK's ``--hwe midp``).
+    """
+
+    maf: float | None = 0.01
+    geno: float | None = 0.05
+    mind: float | None = 0.05
+    hwe: float | None = 1e-6
+    hwe_midp: bool = False
+
+
+@dataclass(frozen=True)
+class LDPruneConfig:
+    """LD pruning with the meaning of ``plink2 --indep-pairwise``.
+
+    Attributes
+    ----------
+    window
+        Window size in variants (or in kb when ``window_kb`` is true).
+    step
+        Number of variants the window shifts each step (ignored with kb windows).
+    r2
+        Pairwise r^2 threshold above which one variant of the pair is pruned.
+    window_kb
+        Interpret ``window`` as kilobases.
+    """
+
+    window: int = 200
+    step: int = 50
+    r2: float = 0.2
+    window_kb: bool = False
+
+
+@dataclass(frozen=True)
+class PCAConfig:
+    """Principal components of LD-pruned, standardised genotypes.
+
+    Attributes
+    ----------
+    n_pcs
+        Number of components.
+    maf
+        Variants below this MAF are left out of the PCA (after QC).
+    prune
+        LD pruning applied before the PCA.
+    """
+
+    n_pcs: int = 10
+    maf: float = 0.01
+    prune: LDPruneConfig = field(default_factory=LDPruneConfig)
+
+
+@dataclass(frozen=True)
+class HarmoniseConfig:
+    """Matching one cohort's variants and alleles to another's.
+
+    Attributes
+    ----------
+    match_by
+        ``"id"`` or ``"position"`` (chromosome:base-pair).
+    palindromic_maf_max
+        A/T and C/G SNPs are kept only if both cohorts' MAF is below this, so
+        that allele frequency can tell the strand; otherwise they are dropped.
+    max_freq_diff
+        A matched variant whose aligned A1 frequencies differ by more than
+        this is dropped as a likely strand or allele error.
+    """
+
+    match_by: str = "id"
+    palindromic_maf_max: float = 0.4
+    max_freq_diff: float = 0.2
+
+
+@dataclass(frozen=True)
+class OverlapConfig:
+    """Sample overlap between cohorts by ID and by genotype (KING-robust kinship).
+
+    Attributes
+    ----------
+    n_variants
+        Number of shared, LD-pruned variants used for kinship.
+    min_kinship
+        Pairs with kinship below this are not reported (default: second degree).
+    duplicate, first_degree, second_degree
+        Kinship lower bounds of each relation (KING's 2^-1.5, 2^-2.5, 2^-3.5).
+    """
+
+    n_variants: int = 5000
+    min_kinship: float = 0.0884
+    duplicate: float = 0.354
+    first_degree: float = 0.177
+    second_degree: float = 0.0884
+
+
+@dataclass(frozen=True)
+class PhenotypeSimConfig:
+    """Liability-threshold simulation of the binary outcome (1 = cooperate).
+
+    Attributes
+    ----------
+    h2
+        Liability-scale heritability explained by the causal variants.
+    n_causal
+        Number of causal variants, drawn among variants with MAF >= ``causal_maf``.
+    causal_maf
+        Minimum MAF of a causal variant.
+    prevalence
+        Proportion of cooperators (cases, outcome 1) in the population.
+    sex_effect
+        Liability shift (liability SD units) for female vs male.
+    age_effect
+        Liability change per SD of age.
+    ancestry_effect
+        Liability variance explained by ancestry (PC1 of the genotypes); a
+        confounder that analyses without PCs mistake for genetic signal.
+    seed
+        Random seed.
+    """
+
+    h2: float = 0.5
+    n_causal: int = 20
+    causal_maf: float = 0.05
+    prevalence: float = 0.5
+    sex_effect: float = 0.2
+    age_effect: float = 0.1
+    ancestry_effect: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RecombineConfig:
+    """New people made by recombining reference genotypes (local LD kept).
+
+    Attributes
+    ----------
+    n_samples
+        Number of new people.
+    segment_cm
+        Mean length of a copied segment; breakpoints fall as a Poisson process
+        along the genetic map (base pairs / 1e6 as cM when the .bim has none).
+    within_population
+        Draw each new person's donors from one population only (keeps
+        ancestry structure) when population labels are given.
+    seed
+        Random seed.
+    """
+
+    n_samples: int = 1000
+    segment_cm: float = 10.0
+    within_population: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FoundationConfig:
+    """The whole run of the foundation job (QC + PCA + simulation summary)."""
+
+    seed: int = 0
+    qc: QCConfig = field(default_factory=QCConfig)
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    harmonise: HarmoniseConfig = field(default_factory=HarmoniseConfig)
+    overlap: OverlapConfig = field(default_factory=OverlapConfig)
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], source: str = "<config>", section: str = "") -> T:
+    """Build a (nested) config dataclass from a dict, rejecting unknown keys and bad types."""
+    if not isinstance(data, dict):
+        raise GenoptError(f"[{section or cls.__name__}] must be a table", source)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{section}.{key}" if section else key
+        if key not in fields:
+            raise GenoptError(f"unknown key {name!r} (expected one of: {', '.join(sorted(fields))})", source)
+        kwargs[key] = _coerce(hints[key], value, source, name)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, source, name)  # type: ignore[arg-type]
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        for arg in args:
+            try:
+                return _coerce(arg, value, source, name)
+            except GenoptError:
+                continue
+        names = " or ".join(getattr(a, "__name__", str(a)) for a in args)
+        raise GenoptError(f"key {name!r} must be {names}, got {value!r}", source)
+    if hint is type(None):
+        if value is None:
+            return None
+        raise GenoptError(f"key {name!r} must be empty", source)
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and type(value) is hint:
+        return value
+    if origin in (list, tuple) and isinstance(value, list):
+        (arg, *_) = typing.get_args(hint) or (Any,)
+        items = [v if arg is Any or arg is Ellipsis else _coerce(arg, v, source, name) for v in value]
+        return tuple(items) if origin is tuple else items
+    raise GenoptError(f"key {name!r} must be {getattr(hint, '__name__', hint)}, got {value!r}", source)
+
+
+def load_config(cls: type[T], path: str | Path) -> T:
+    """Read a TOML file into config dataclass ``cls``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GenoptError("config file not found", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GenoptError(f"invalid TOML: {exc}", path) from None
+    return from_dict(cls, data, str(path))
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as a TOML-ready dict (None values left out)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, tuple | list):
+            return [clean(v) for v in value]
+        return value
+
+    return typing.cast(dict[str, Any], clean(dataclasses.asdict(config)))
+
+
+def dump_config(config: Any) -> str:
+    """A config dataclass as TOML text."""
+    return tomli_w.dumps(to_dict(config))

@@ -1,0 +1,1 @@
+"""Reading and writing the files genopt consumes: PLINK filesets and tables."""

@@ -1,0 +1,426 @@
+"""PLINK 1 binary filesets (.bed/.bim/.fam): reading, decoding and writing.
+
+This is the only module that imports :mod:`pandas_plink`. Genotype values
+everywhere in genopt are **counts of the .bim A1 allele** (column 5 of the
+.bim), as PLINK counts them: 0, 1 or 2, with missing calls as ``NaN`` (float
+output) or ``-1`` (int8 output).
+
+Two decoders live here, chosen by measurement (``benchmarks/RESULTS.md``):
+
+* the hot-path decoder, :func:`decode_bed`, a lookup table applied to the
+  memory-mapped .bed bytes of the requested variants only. It reads a subset of
+  variants or samples without touching the rest of the file and is what the
+  QC, structure, association and search steps use;
+* :meth:`PlinkFileset.as_dask`, pandas-plink's dask-backed lazy array, which
+  is slower per genotype but composes with dask graphs; it is asked for the A1
+  count explicitly (``ref="a0"``) because pandas-plink counts A2 by default.
+
+.bed layout (variant-major, SNP-major mode): 3 magic bytes ``6c 1b 01``, then
+for each variant ``ceil(n_samples / 4)`` bytes; sample ``j`` is in byte
+``j // 4`` at bits ``2 * (j % 4)``; codes ``00`` = homozygous A1, ``01`` =
+missing, ``10`` = heterozygous, ``11`` = homozygous A2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from genopt.errors import GenoptError
+from genopt.io.atomic import atomic_paths
+
+BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
+#: Variant columns of :attr:`PlinkFileset.variants`, in .bim order.
+BIM_COLUMNS = ["chrom", "id", "cm", "pos", "a1", "a2"]
+#: Sample columns of :attr:`PlinkFileset.samples`, in .fam order.
+FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "phenotype"]
+
+# A1 count for each 2-bit code: 00 -> 2, 01 -> missing, 10 -> 1, 11 -> 0.
+_CODE_TO_COUNT = np.array([2, -1, 1, 0], dtype=np.int8)
+# For each byte value, the four A1 counts of the samples it holds (low bits first).
+_BYTE_LUT = _CODE_TO_COUNT[(np.arange(256)[:, None] >> (2 * np.arange(4))[None, :]) & 3].astype(np.int8)
+# The same table with each row's four int8 packed into one uint32: gathering
+# 4-byte words is ~6x faster than gathering rows of four bytes (0.35 s per 10^9
+# genotypes on one core, see benchmarks/RESULTS.md).
+_BYTE_LUT32 = np.ascontiguousarray(_BYTE_LUT).view(np.uint32).reshape(256)
+# Encoding for writing: A1 count (0, 1, 2) or missing (index 3) -> 2-bit code.
+_COUNT_TO_CODE = np.array([3, 2, 0, 1], dtype=np.uint8)
+
+#: Default number of variants decoded per chunk when streaming.
+DEFAULT_CHUNK = 4096
+
+
+def _read_table(path: Path, columns: list[str], kind: str) -> pd.DataFrame:
+    """Read a whitespace-separated .bim/.fam, with errors naming the line."""
+    if not path.exists():
+        raise GenoptError(f"{kind} file not found", path)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=r"\s+",
+            header=None,
+            names=columns,
+            dtype=str,
+            keep_default_na=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        raise GenoptError(f"{kind} file is empty: no {'variants' if kind == '.bim' else 'samples'}", path) from None
+    except pd.errors.ParserError as exc:
+        # pandas says "Expected 6 fields in line 12, saw 7".
+        raise GenoptError(f"malformed {kind} file ({exc}); expected {len(columns)} columns", path) from None
+    if frame.empty:
+        raise GenoptError(f"{kind} file is empty: no {'variants' if kind == '.bim' else 'samples'}", path)
+    short = frame[columns[-1]].isna() | (frame[columns[-1]] == "")
+    if short.any():
+        line = int(np.flatnonzero(short.to_numpy())[0]) + 1
+        raise GenoptError(f"expected {len(columns)} whitespace-separated columns", path, line)
+    return frame
+
+
+def _parse_int(frame: pd.DataFrame, column: str, path: Path, what: str) -> npt.NDArray[np.int64]:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any():
+        line = int(np.flatnonzero(bad)[0]) + 1
+        raise GenoptError(f"{what} {frame[column].iloc[line - 1]!r} is not an integer", path, line)
+    return values.to_numpy(dtype=np.int64)
+
+
+def read_bim(path: str | Path) -> pd.DataFrame:
+    """Read a .bim file.
+
+    Returns
+    -------
+    DataFrame with columns ``chrom id cm pos a1 a2`` (one row per variant, in
+    file order): ``chrom`` str, ``id`` str, ``cm`` float (centimorgans),
+    ``pos`` int64 (base pairs), ``a1`` str (the counted allele), ``a2`` str.
+    """
+    path = Path(path)
+    frame = _read_table(path, BIM_COLUMNS, ".bim")
+    frame["pos"] = _parse_int(frame, "pos", path, "base-pair position")
+    cm = pd.to_numeric(frame["cm"], errors="coerce")
+    if cm.isna().any():
+        line = int(np.flatnonzero(cm.isna().to_numpy())[0]) + 1
+        raise GenoptError(f"genetic position {frame['cm'].iloc[line - 1]!r} is not a number", path, line)
+    frame["cm"] = cm.astype(np.float64)
+    return frame
+
+
+def read_fam(path: str | Path) -> pd.DataFrame:
+    """Read a .fam file.
+
+    Returns
+    -------
+    DataFrame with columns ``fid iid father mother sex phenotype`` (str, except
+    ``sex`` int: 1 male, 2 female, 0 unknown). Duplicate (FID, IID) pairs are
+    an error naming the pair and both lines.
+    """
+    path = Path(path)
+    frame = _read_table(path, FAM_COLUMNS, ".fam")
+    sex = pd.to_numeric(frame["sex"], errors="coerce")
+    frame["sex"] = sex.where(sex.isin([1, 2]), 0).astype(np.int8)
+    dup = frame.duplicated(["fid", "iid"], keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = frame.iloc[rows[0]]
+        same = rows[(frame["fid"].to_numpy()[rows] == first["fid"]) & (frame["iid"].to_numpy()[rows] == first["iid"])]
+        raise GenoptError(
+            f"duplicate sample ID FID={first['fid']} IID={first['iid']} on lines {same[0] + 1} and {same[1] + 1}",
+            path,
+        )
+    return frame
+
+
+def _as_index(idx: Any, n: int, what: str) -> npt.NDArray[np.intp] | None:
+    """Normalise a selection (None, slice, bool mask, int array) to int indices."""
+    if idx is None:
+        return None
+    if isinstance(idx, slice):
+        return np.arange(n, dtype=np.intp)[idx]
+    arr = np.asarray(idx)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ValueError(f"boolean {what} mask has length {arr.shape}, expected {n}")
+        return np.flatnonzero(arr).astype(np.intp)
+    arr = arr.astype(np.intp, copy=False).reshape(-1)
+    if arr.size and (arr.min() < -n or arr.max() >= n):
+        raise IndexError(f"{what} index out of range for {n} {what}s")
+    return np.where(arr < 0, arr + n, arr)
+
+
+def decode_bed(
+    bed: npt.NDArray[np.uint8],
+    n_samples: int,
+    variant_idx: npt.NDArray[np.intp] | None = None,
+    sample_idx: npt.NDArray[np.intp] | None = None,
+) -> npt.NDArray[np.int8]:
+    """Decode .bed bytes into A1 counts.
+
+    Parameters
+    ----------
+    bed
+        The variant block of a .bed file as a ``(n_variants, ceil(n_samples/4))``
+        uint8 array (typically a read-only memory map, magic bytes excluded).
+    n_samples
+        Number of samples in the .fam.
+    variant_idx, sample_idx
+        Rows and samples to decode (all when None), in the order wanted.
+
+    Returns
+    -------
+    int8 array, shape ``(len(variant_idx), len(sample_idx))`` (**variants x
+    samples**), values 0/1/2 = count of the .bim A1 allele, -1 = missing.
+    """
+    block = bed if variant_idx is None else bed[variant_idx]
+    if sample_idx is None:
+        out = np.take(_BYTE_LUT32, block).view(np.int8).reshape(block.shape[0], -1)
+        return out[:, :n_samples]
+    byte = block[:, sample_idx >> 2]
+    shift = ((sample_idx & 3) << 1).astype(np.uint8)
+    return _CODE_TO_COUNT[(byte >> shift) & 3]
+
+
+@dataclass(frozen=True, eq=False)
+class PlinkFileset:
+    """A PLINK 1 binary fileset, opened lazily.
+
+    Construct with :func:`open_plink`. The .bim and .fam are parsed and the
+    .bed is validated and memory-mapped; no genotype is decoded until asked.
+
+    Attributes
+    ----------
+    prefix
+        Path prefix (without ``.bed``/``.bim``/``.fam``).
+    variants
+        .bim table, columns ``chrom id cm pos a1 a2`` (A1 is counted).
+    samples
+        .fam table, columns ``fid iid father mother sex phenotype``.
+    """
+
+    prefix: Path
+    variants: pd.DataFrame
+    samples: pd.DataFrame
+    _bed: npt.NDArray[np.uint8] = field(repr=False)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples (rows of the .fam)."""
+        return len(self.samples)
+
+    @property
+    def n_variants(self) -> int:
+        """Number of variants (rows of the .bim)."""
+        return len(self.variants)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_samples, n_variants)``."""
+        return self.n_samples, self.n_variants
+
+    @property
+    def bed_path(self) -> Path:
+        return self.prefix.with_name(self.prefix.name + ".bed")
+
+    def read_int8(self, variants: Any = None, samples: Any = None) -> npt.NDArray[np.int8]:
+        """Decode genotypes as int8 A1 counts, -1 for missing.
+
+        Parameters
+        ----------
+        variants, samples
+            Selections (None for all, a slice, a boolean mask or integer
+            indices). Only the selected variants' bytes are read.
+
+        Returns
+        -------
+        int8 array, shape ``(n_selected_samples, n_selected_variants)``. It is
+        the transpose of a C-ordered variants x samples block (Fortran order),
+        so columns (variants) are contiguous.
+        """
+        v_idx = _as_index(variants, self.n_variants, "variant")
+        s_idx = _as_index(samples, self.n_samples, "sample")
+        return decode_bed(self._bed, self.n_samples, v_idx, s_idx).T
+
+    def read(self, variants: Any = None, samples: Any = None, dtype: Any = np.float32) -> npt.NDArray[np.floating]:
+        """Decode genotypes as float A1 counts, ``NaN`` for missing.
+
+        Same selections and shape as :meth:`read_int8`; ``dtype`` is float32
+        by default (exact for 0, 1, 2).
+        """
+        g = self.read_int8(variants, samples)
+        out = g.astype(dtype)
+        out[g < 0] = np.nan
+        return out
+
+    def iter_variant_chunks(
+        self, chunk_size: int = DEFAULT_CHUNK, samples: Any = None, variants: Any = None
+    ) -> Iterator[tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]]]:
+        """Stream int8 genotypes in blocks of variants, so memory stays bounded.
+
+        Yields
+        ------
+        (variant_indices, genotypes)
+            Indices into :attr:`variants` and the int8 block of shape
+            ``(n_selected_samples, len(variant_indices))``.
+        """
+        v_idx = _as_index(variants, self.n_variants, "variant")
+        if v_idx is None:
+            v_idx = np.arange(self.n_variants, dtype=np.intp)
+        s_idx = _as_index(samples, self.n_samples, "sample")
+        for start in range(0, len(v_idx), chunk_size):
+            block = v_idx[start : start + chunk_size]
+            yield block, decode_bed(self._bed, self.n_samples, block, s_idx).T
+
+    def as_dask(self) -> Any:
+        """pandas-plink's lazy dask array of A1 counts, ``(n_samples, n_variants)``.
+
+        For composing with dask graphs; slower per genotype than
+        :meth:`read` (see ``benchmarks/RESULTS.md``).
+        """
+        from pandas_plink import read_plink1_bin
+
+        p = str(self.prefix)
+        xarr = read_plink1_bin(p + ".bed", p + ".bim", p + ".fam", ref="a0", verbose=False)
+        return xarr.data
+
+
+def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uint8]:
+    if not path.exists():
+        raise GenoptError(".bed file not found", path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        magic = handle.read(3)
+    if magic[:2] != BED_MAGIC[:2]:
+        raise GenoptError(
+            f"not a PLINK 1 .bed file: magic bytes {magic.hex(' ') or '(none)'}, expected 6c 1b", path
+        )
+    if len(magic) < 3 or magic[2] != 0x01:
+        raise GenoptError(
+            "sample-major .bed files (mode byte 00) are not supported; convert with plink --make-bed", path
+        )
+    bytes_per_variant = (n_samples + 3) // 4
+    expected = 3 + bytes_per_variant * n_variants
+    if size != expected:
+        got_variants = (size - 3) / bytes_per_variant
+        raise GenoptError(
+            f"size {size} bytes does not fit the .bim and .fam: {n_variants} variants x {n_samples} samples "
+            f"need {expected} bytes ({'truncated' if size < expected else 'too long'}; the file holds "
+            f"{got_variants:.2f} variants' worth)",
+            path,
+        )
+    return np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(n_variants, bytes_per_variant))
+
+
+def open_plink(prefix: str | Path) -> PlinkFileset:
+    """Open a PLINK 1 fileset by prefix, validating all three files.
+
+    Raises
+    ------
+    GenoptError
+        A file is missing, malformed, empty, has duplicate sample IDs, or the
+        .bed size does not fit the .bim and .fam line counts.
+    """
+    prefix = Path(prefix)
+    if prefix.suffix in (".bed", ".bim", ".fam"):
+        prefix = prefix.with_suffix("")
+    stem = str(prefix)
+    variants = read_bim(stem + ".bim")
+    samples = read_fam(stem + ".fam")
+    bed = _open_bed(Path(stem + ".bed"), len(samples), len(variants))
+    return PlinkFileset(prefix=prefix, variants=variants, samples=samples, _bed=bed)
+
+
+def encode_bed(genotypes: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """Pack A1 counts into .bed bytes.
+
+    Parameters
+    ----------
+    genotypes
+        ``(n_samples, n_variants)`` A1 counts 0/1/2; NaN or any negative value
+        is missing.
+
+    Returns
+    -------
+    uint8 array ``(n_variants, ceil(n_samples / 4))``: the .bed variant block.
+    """
+    g = np.asarray(genotypes)
+    if g.dtype.kind == "f":
+        codes_idx = np.where(np.isnan(g), 3, g).astype(np.int8)
+    else:
+        codes_idx = np.where(g < 0, 3, g).astype(np.int8)
+    if codes_idx.size and (codes_idx.min() < 0 or codes_idx.max() > 3):
+        raise ValueError("genotype values must be 0, 1, 2 or missing")
+    codes = _COUNT_TO_CODE[codes_idx.T]  # variants x samples
+    n_var, n_samp = codes.shape
+    pad = (-n_samp) % 4
+    if pad:
+        codes = np.concatenate([codes, np.zeros((n_var, pad), np.uint8)], axis=1)
+    c = codes.reshape(n_var, -1, 4)
+    return (c[:, :, 0] | (c[:, :, 1] << 2) | (c[:, :, 2] << 4) | (c[:, :, 3] << 6)).astype(np.uint8)
+
+
+def write_plink(
+    prefix: str | Path,
+    genotypes: npt.ArrayLike | PlinkFileset,
+    variants: pd.DataFrame | None = None,
+    samples: pd.DataFrame | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> None:
+    """Write a PLINK 1 fileset atomically (all three files or none).
+
+    Parameters
+    ----------
+    prefix
+        Output prefix.
+    genotypes
+        ``(n_samples, n_variants)`` A1 counts (NaN/negative = missing), or a
+        :class:`PlinkFileset` whose genotypes are streamed in chunks.
+    variants
+        Table with columns ``chrom id cm pos a1 a2`` (A1 is what the values
+        count). Defaults to the fileset's own.
+    samples
+        Table with columns ``fid iid father mother sex phenotype``. Defaults
+        to the fileset's own.
+    """
+    prefix = Path(prefix)
+    if isinstance(genotypes, PlinkFileset):
+        variants = genotypes.variants if variants is None else variants
+        samples = genotypes.samples if samples is None else samples
+        source: PlinkFileset | npt.NDArray[Any] = genotypes
+        n_var = genotypes.n_variants
+    else:
+        source = np.asarray(genotypes)
+        n_var = source.shape[1]
+    if variants is None or samples is None:
+        raise ValueError("variants and samples tables are required when writing an array")
+    if len(variants) != n_var:
+        raise ValueError(f"{len(variants)} variants for {n_var} genotype columns")
+    stem = str(prefix)
+    targets = [Path(stem + ext) for ext in (".bed", ".bim", ".fam")]
+    with atomic_paths(targets) as (bed_tmp, bim_tmp, fam_tmp):
+        with open(bed_tmp, "wb") as handle:
+            handle.write(BED_MAGIC)
+            if isinstance(source, PlinkFileset):
+                for _, block in source.iter_variant_chunks(chunk_size):
+                    handle.write(encode_bed(block).tobytes())
+            else:
+                for start in range(0, n_var, chunk_size):
+                    handle.write(encode_bed(source[:, start : start + chunk_size]).tobytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        _write_columns(bim_tmp, variants, BIM_COLUMNS)
+        _write_columns(fam_tmp, samples, FAM_COLUMNS)
+
+
+def _write_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}")
+    frame[columns].to_csv(path, sep="\t", header=False, index=False)
