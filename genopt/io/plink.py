@@ -24,6 +24,7 @@ missing, ``10`` = heterozygous, ``11`` = homozygous A2.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,41 +58,81 @@ _COUNT_TO_CODE = np.array([3, 2, 0, 1], dtype=np.uint8)
 DEFAULT_CHUNK = 4096
 
 
-def _read_table(path: Path, columns: list[str], kind: str) -> pd.DataFrame:
-    """Read a whitespace-separated .bim/.fam, with errors naming the line."""
+def _read_table(path: Path, columns: list[str], kind: str) -> tuple[pd.DataFrame, npt.NDArray[np.intp]]:
+    """Read a whitespace-separated .bim/.fam, with errors naming the line.
+
+    Blank lines are skipped (as PLINK does); line numbers in errors count
+    them, so they match what an editor shows.
+
+    Returns
+    -------
+    (frame, line_no)
+        All-str table with ``columns``, and the 1-based file line of each row.
+    """
     if not path.exists():
         raise GenoptError(f"{kind} file not found", path)
+    what = "variants" if kind == ".bim" else "samples"
     try:
         frame = pd.read_csv(
             path,
             sep=r"\s+",
             header=None,
-            names=columns,
             dtype=str,
             keep_default_na=False,
+            skip_blank_lines=False,
             engine="c",
         )
     except pd.errors.EmptyDataError:
-        raise GenoptError(f"{kind} file is empty: no {'variants' if kind == '.bim' else 'samples'}", path) from None
+        raise GenoptError(f"{kind} file is empty: no {what}", path) from None
     except pd.errors.ParserError as exc:
         # pandas says "Expected 6 fields in line 12, saw 7".
-        raise GenoptError(f"malformed {kind} file ({exc}); expected {len(columns)} columns", path) from None
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match is None:
+            raise GenoptError(f"malformed {kind} file ({exc}); expected {len(columns)} columns", path) from None
+        raise GenoptError(
+            f"expected {len(columns)} whitespace-separated columns, found {match.group(3)} "
+            f"(earlier lines have {match.group(1)})",
+            path,
+            int(match.group(2)),
+        ) from None
+    # Lines 1..n of the file; blank lines read as rows of NaN (or "").
+    line_no = np.arange(1, len(frame) + 1)
+    blank = (frame.isna() | (frame == "")).all(axis=1).to_numpy()
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+        line_no = line_no[~blank]
     if frame.empty:
-        raise GenoptError(f"{kind} file is empty: no {'variants' if kind == '.bim' else 'samples'}", path)
-    short = frame[columns[-1]].isna() | (frame[columns[-1]] == "")
+        raise GenoptError(f"{kind} file is empty: no {what}", path)
+    present = frame.notna() & (frame != "")
+    if frame.shape[1] != len(columns):
+        counts = present.sum(axis=1).to_numpy()
+        bad = np.flatnonzero(counts != len(columns))
+        row = int(bad[0]) if bad.size else 0
+        raise GenoptError(
+            f"expected {len(columns)} whitespace-separated columns ({' '.join(columns)}), found {int(counts[row])}",
+            path,
+            int(line_no[row]),
+        )
+    frame.columns = columns
+    short = ~present.all(axis=1).to_numpy()
     if short.any():
-        line = int(np.flatnonzero(short.to_numpy())[0]) + 1
-        raise GenoptError(f"expected {len(columns)} whitespace-separated columns", path, line)
-    return frame
+        row = int(np.flatnonzero(short)[0])
+        found = int(present.iloc[row].sum())
+        raise GenoptError(
+            f"expected {len(columns)} whitespace-separated columns, found {found}", path, int(line_no[row])
+        )
+    return frame, line_no
 
 
-def _parse_int(frame: pd.DataFrame, column: str, path: Path, what: str) -> npt.NDArray[np.int64]:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna().to_numpy()
-    if bad.any():
-        line = int(np.flatnonzero(bad)[0]) + 1
-        raise GenoptError(f"{what} {frame[column].iloc[line - 1]!r} is not an integer", path, line)
-    return values.to_numpy(dtype=np.int64)
+def _parse_int(
+    frame: pd.DataFrame, column: str, path: Path, what: str, line_no: npt.NDArray[np.intp]
+) -> npt.NDArray[np.int64]:
+    text = frame[column]
+    ok = text.str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)
+    if not ok.all():
+        row = int(np.flatnonzero(~ok)[0])
+        raise GenoptError(f"{what} {text.iloc[row]!r} is not an integer", path, int(line_no[row]))
+    return text.to_numpy().astype(np.int64)
 
 
 def read_bim(path: str | Path) -> pd.DataFrame:
@@ -104,12 +145,12 @@ def read_bim(path: str | Path) -> pd.DataFrame:
     ``pos`` int64 (base pairs), ``a1`` str (the counted allele), ``a2`` str.
     """
     path = Path(path)
-    frame = _read_table(path, BIM_COLUMNS, ".bim")
-    frame["pos"] = _parse_int(frame, "pos", path, "base-pair position")
+    frame, line_no = _read_table(path, BIM_COLUMNS, ".bim")
+    frame["pos"] = _parse_int(frame, "pos", path, "base-pair position", line_no)
     cm = pd.to_numeric(frame["cm"], errors="coerce")
     if cm.isna().any():
-        line = int(np.flatnonzero(cm.isna().to_numpy())[0]) + 1
-        raise GenoptError(f"genetic position {frame['cm'].iloc[line - 1]!r} is not a number", path, line)
+        row = int(np.flatnonzero(cm.isna().to_numpy())[0])
+        raise GenoptError(f"genetic position {frame['cm'].iloc[row]!r} is not a number", path, int(line_no[row]))
     frame["cm"] = cm.astype(np.float64)
     return frame
 
@@ -124,7 +165,7 @@ def read_fam(path: str | Path) -> pd.DataFrame:
     an error naming the pair and both lines.
     """
     path = Path(path)
-    frame = _read_table(path, FAM_COLUMNS, ".fam")
+    frame, line_no = _read_table(path, FAM_COLUMNS, ".fam")
     sex = pd.to_numeric(frame["sex"], errors="coerce")
     frame["sex"] = sex.where(sex.isin([1, 2]), 0).astype(np.int8)
     dup = frame.duplicated(["fid", "iid"], keep=False).to_numpy()
@@ -133,7 +174,8 @@ def read_fam(path: str | Path) -> pd.DataFrame:
         first = frame.iloc[rows[0]]
         same = rows[(frame["fid"].to_numpy()[rows] == first["fid"]) & (frame["iid"].to_numpy()[rows] == first["iid"])]
         raise GenoptError(
-            f"duplicate sample ID FID={first['fid']} IID={first['iid']} on lines {same[0] + 1} and {same[1] + 1}",
+            f"duplicate sample ID FID={first['fid']} IID={first['iid']} "
+            f"on lines {line_no[same[0]]} and {line_no[same[1]]}",
             path,
         )
     return frame
@@ -346,17 +388,32 @@ def encode_bed(genotypes: npt.ArrayLike) -> npt.NDArray[np.uint8]:
         ``(n_samples, n_variants)`` A1 counts 0/1/2; NaN or any negative value
         is missing.
 
+    Raises
+    ------
+    ValueError
+        A value that is neither 0, 1, 2 nor missing (e.g. 3 or 1.5).
+
     Returns
     -------
     uint8 array ``(n_variants, ceil(n_samples / 4))``: the .bed variant block.
     """
     g = np.asarray(genotypes)
+    if g.ndim != 2:
+        raise ValueError(f"genotypes must be 2-D (samples x variants), got shape {g.shape}")
     if g.dtype.kind == "f":
-        codes_idx = np.where(np.isnan(g), 3, g).astype(np.int8)
+        missing = np.isnan(g) | (g < 0)
+    elif g.dtype.kind in "iub":
+        missing = g < 0
     else:
-        codes_idx = np.where(g < 0, 3, g).astype(np.int8)
-    if codes_idx.size and (codes_idx.min() < 0 or codes_idx.max() > 3):
-        raise ValueError("genotype values must be 0, 1, 2 or missing")
+        raise ValueError(f"genotypes must be numeric, got dtype {g.dtype}")
+    valid = missing | (g == 0) | (g == 1) | (g == 2)
+    if not valid.all():
+        sample, variant = (int(i) for i in np.argwhere(~valid)[0])
+        raise ValueError(
+            f"genotype value {g[sample, variant]!r} at sample {sample}, variant {variant} "
+            "is not an A1 count (0, 1, 2) or missing (NaN or negative)"
+        )
+    codes_idx = np.where(missing, 3, g).astype(np.int8)
     codes = _COUNT_TO_CODE[codes_idx.T]  # variants x samples
     n_var, n_samp = codes.shape
     pad = (-n_samp) % 4
@@ -394,14 +451,18 @@ def write_plink(
         variants = genotypes.variants if variants is None else variants
         samples = genotypes.samples if samples is None else samples
         source: PlinkFileset | npt.NDArray[Any] = genotypes
-        n_var = genotypes.n_variants
+        n_var, n_samp = genotypes.n_variants, genotypes.n_samples
     else:
         source = np.asarray(genotypes)
-        n_var = source.shape[1]
+        if source.ndim != 2:
+            raise ValueError(f"genotypes must be 2-D (samples x variants), got shape {source.shape}")
+        n_samp, n_var = source.shape
     if variants is None or samples is None:
         raise ValueError("variants and samples tables are required when writing an array")
     if len(variants) != n_var:
         raise ValueError(f"{len(variants)} variants for {n_var} genotype columns")
+    if len(samples) != n_samp:
+        raise ValueError(f"{len(samples)} samples for {n_samp} genotype rows")
     stem = str(prefix)
     targets = [Path(stem + ext) for ext in (".bed", ".bim", ".fam")]
     with atomic_paths(targets) as (bed_tmp, bim_tmp, fam_tmp):
