@@ -189,10 +189,57 @@ class RecombineConfig:
 
 
 @dataclass(frozen=True)
-class FoundationConfig:
-    """The whole run of the foundation job (QC + PCA + simulation summary)."""
+class CohortSpec:
+    """Where one cohort's files are. Relative paths are relative to the config file.
 
+    Attributes
+    ----------
+    name
+        Short name used for output folders (``qc/<name>/``, ``replication/<name>/``).
+    bfile
+        PLINK 1 fileset prefix.
+    pheno
+        Phenotype table (``FID IID`` header); None uses .fam column 6.
+    pheno_name
+        Phenotype column; None takes the first.
+    covar
+        Covariate table (``FID IID`` header), or None.
+    covar_names
+        Covariate columns to use; empty uses all.
+    """
+
+    name: str = ""
+    bfile: str = ""
+    pheno: str | None = None
+    pheno_name: str | None = None
+    covar: str | None = None
+    covar_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run: the discovery cohort, held-out cohorts and every step's settings.
+
+    Attributes
+    ----------
+    out
+        Run directory (relative to the config file).
+    seed
+        The one integer seed that drives every random choice.
+    discovery
+        The cohort everything is fitted and chosen on.
+    heldout
+        Cohorts that nothing fitted or chosen may see; used only to replicate.
+    truth
+        Simulation truth table (variants with effects), for simulated data only:
+        lets the run report how the known causal variants fare.
+    """
+
+    out: str = "runs/run"
     seed: int = 0
+    discovery: CohortSpec = field(default_factory=CohortSpec)
+    heldout: tuple[CohortSpec, ...] = ()
+    truth: str | None = None
     qc: QCConfig = field(default_factory=QCConfig)
     pca: PCAConfig = field(default_factory=PCAConfig)
     harmonise: HarmoniseConfig = field(default_factory=HarmoniseConfig)
@@ -228,7 +275,7 @@ def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
                 return _coerce(arg, value, source, name)
             except GenoptError:
                 continue
-        names = " or ".join(getattr(a, "__name__", str(a)) for a in args)
+        names = " or ".join(getattr(a, "__name__", str(a)) for a in args if a is not type(None))
         raise GenoptError(f"key {name!r} must be {names}, got {value!r}", source)
     if hint is type(None):
         if value is None:
