@@ -222,6 +222,8 @@ def decode_bed(
     samples**), values 0/1/2 = count of the .bim A1 allele, -1 = missing.
     """
     block = bed if variant_idx is None else bed[variant_idx]
+    if block.shape[0] == 0:
+        return np.empty((0, n_samples if sample_idx is None else len(sample_idx)), dtype=np.int8)
     if sample_idx is None:
         out = np.take(_BYTE_LUT32, block).view(np.int8).reshape(block.shape[0], -1)
         return out[:, :n_samples]
@@ -334,6 +336,12 @@ class PlinkFileset:
 
 
 def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uint8]:
+    """Validate the .bed header and size against the .bim/.fam line counts; memory-map it.
+
+    A .fam whose line count is off by less than the 4-sample padding of the
+    last byte (e.g. 958 lines for a 957-sample .bed) cannot be detected from
+    the size; PLINK has the same blind spot.
+    """
     if not path.exists():
         raise GenoptError(".bed file not found", path)
     size = path.stat().st_size
@@ -351,10 +359,15 @@ def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uin
     expected = 3 + bytes_per_variant * n_variants
     if size != expected:
         got_variants = (size - 3) / bytes_per_variant
+        bim, fam = path.with_suffix(".bim").name, path.with_suffix(".fam").name
+        if size < expected:
+            why = f"the .bed is truncated, or {bim} or {fam} has extra lines"
+        else:
+            why = f"the .bed is too long, or {bim} or {fam} lacks lines"
         raise GenoptError(
-            f"size {size} bytes does not fit the .bim and .fam: {n_variants} variants x {n_samples} samples "
-            f"need {expected} bytes ({'truncated' if size < expected else 'too long'}; the file holds "
-            f"{got_variants:.2f} variants' worth)",
+            f"size {size} bytes does not fit {bim} ({n_variants} variants) x {fam} ({n_samples} samples), "
+            f"which need {expected} bytes: {why} (the .bed holds {got_variants:.2f} variants' worth "
+            f"at {n_samples} samples)",
             path,
         )
     return np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(n_variants, bytes_per_variant))
@@ -379,7 +392,7 @@ def open_plink(prefix: str | Path) -> PlinkFileset:
     return PlinkFileset(prefix=prefix, variants=variants, samples=samples, _bed=bed)
 
 
-def encode_bed(genotypes: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+def encode_bed(genotypes: npt.ArrayLike, variant_offset: int = 0) -> npt.NDArray[np.uint8]:
     """Pack A1 counts into .bed bytes.
 
     Parameters
@@ -387,6 +400,9 @@ def encode_bed(genotypes: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     genotypes
         ``(n_samples, n_variants)`` A1 counts 0/1/2; NaN or any negative value
         is missing.
+    variant_offset
+        Index of the first column in the whole matrix, used only to name the
+        variant in error messages when encoding a chunk.
 
     Raises
     ------
@@ -410,7 +426,7 @@ def encode_bed(genotypes: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     if not valid.all():
         sample, variant = (int(i) for i in np.argwhere(~valid)[0])
         raise ValueError(
-            f"genotype value {g[sample, variant]!r} at sample {sample}, variant {variant} "
+            f"genotype value {g[sample, variant]!r} at sample {sample}, variant {variant + variant_offset} "
             "is not an A1 count (0, 1, 2) or missing (NaN or negative)"
         )
     codes_idx = np.where(missing, 3, g).astype(np.int8)
@@ -473,7 +489,7 @@ def write_plink(
                     handle.write(encode_bed(block).tobytes())
             else:
                 for start in range(0, n_var, chunk_size):
-                    handle.write(encode_bed(source[:, start : start + chunk_size]).tobytes())
+                    handle.write(encode_bed(source[:, start : start + chunk_size], start).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
         _write_columns(bim_tmp, variants, BIM_COLUMNS)
