@@ -213,6 +213,11 @@ class Phenotype:
     def from_values(cls, values: pd.Series, name: str = "PHENO") -> Phenotype:
         """Wrap an in-memory 0/1/NaN Series indexed by (fid, iid), e.g. a simulated outcome."""
         v = pd.Series(np.asarray(values, dtype=np.float64), index=values.index, name=name)
+        if not isinstance(v.index, pd.MultiIndex) or v.index.nlevels != 2:
+            raise ValueError("phenotype values must be indexed by (fid, iid)")
+        if v.index.has_duplicates:
+            raise ValueError(f"duplicate sample ID {v.index[v.index.duplicated()][0]!r} in phenotype values")
+        v.index = v.index.set_names(ID_LEVELS)
         bad = ~(v.isna() | v.isin([0.0, 1.0]))
         if bad.any():
             raise ValueError(f"phenotype values must be 0, 1 or NaN; got {v[bad].iloc[0]!r}")
