@@ -281,7 +281,7 @@ def _code_phenotype(
         if classes.size < 2:
             raw = np.unique(table.frame[column].to_numpy(dtype=str)[~na]).tolist()
             raise GenoptError(
-                f"phenotype column {column!r}: coding is ambiguous: the non-missing values are only "
+                f"{text_name} column {column!r}: coding is ambiguous: the non-missing values are only "
                 f"{', '.join(raw)}, which leaves one outcome class under coding {used} "
                 f"({_CODING_TEXT[used]}); check the column, or force the coding if this is intended",
                 table.path,
