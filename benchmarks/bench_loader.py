@@ -445,17 +445,31 @@ def render(
 
     plink_cmds = "\n".join(f"- {labels[k]}: `{results[k]['command']}`" for k in results if k[0].startswith("plink2"))
     check_lines = "\n".join(f"- `{k}`: {v}" for k, v in checks.items())
-    stream = results.get(("genopt", "stream"))
-    stream_half = results.get(("genopt", "stream_half"))
-    hot = ""
-    if stream and stream_half:
-        s_all = statistics.median(stream["read"]) / genos["stream"] * 1e9
-        s_half = statistics.median(stream_half["read"]) / genos["stream_half"] * 1e9
-        hot = (
-            f"Hot path (the association scan's pattern): streaming every variant through "
-            f"`iter_variant_chunks` costs **{s_all:.2f} s per 10^9 genotypes** with all samples and "
-            f"**{s_half:.2f} s per 10^9** with half of them (one core; the bar is 2 s per 10^9 on 2 cores)."
-        )
+
+    def per_g(tool: str, task: str) -> float | None:
+        r = results.get((tool, task))
+        if r is None or not r["read"]:
+            return None
+        return float(statistics.median(r["read"]) / genos[task] * 1e9)
+
+    def verdict(x: float | None) -> str:
+        if x is None:
+            return "not measured"
+        return f"{x:.2f} s per 10^9 ({'within' if x <= 2 else 'above'} the 2 s bar)"
+
+    hot = (
+        "Hot path (the association scan's pattern): streaming every variant through `iter_variant_chunks` "
+        f"costs {verdict(per_g('genopt', 'stream'))} with all samples and "
+        f"{verdict(per_g('genopt', 'stream_half'))} with half of them, on one core."
+    )
+    decoder = (
+        f"Measured here, genopt's decoder costs {verdict(per_g('genopt', 'full'))} for the full int8 read "
+        f"(which also allocates and first-touches the whole output), {verdict(per_g('genopt', 'stream'))} "
+        f"streamed, and {verdict(per_g('genopt', 'half'))} for half the samples; pandas-plink's decoder costs "
+        f"{_fmt(per_g('pandas-plink', 'full'))} s per 10^9 for the full read and "
+        f"{_fmt(per_g('pandas-plink', 'v1000'))} s per 10^9 for 1,000 random variants (it decodes whole "
+        f"1024 x 1024 chunks), bed-reader {_fmt(per_g('bed-reader', 'full'))} s per 10^9 on {args.threads} threads."
+    )
     return f"""{BEGIN}
 ## Loader
 
@@ -482,7 +496,8 @@ load average (1, 5, 15 min) {load["before"]} before and {load["after"]} after th
 **Method**: each (tool, task) runs {args.reps} times in its own worker process; each run opens the fileset
 afresh (genopt parses .bim/.fam and memory-maps the .bed; pandas-plink parses .bim/.fam and builds its dask
 graph; bed-reader opens lazily) and then reads. "total" = open + read, "read" = the read alone. Figures are
-medians; all runs are listed. Peak RSS is the worker's maximum resident set (the interpreter and imports
+medians; all runs are listed (the first run in a worker is often slower: this VM pays for the first touch of
+freshly allocated memory). Peak RSS is the worker's maximum resident set (the interpreter and imports
 included; the second figure is the worker's peak before its first run). bed-reader and plink2 use
 {args.threads} threads, pandas-plink's dask scheduler {args.threads} workers; genopt's decoder is
 single-threaded numpy. bed-reader counts A1 (`count_A1=True`, its default), pandas-plink is asked for A1 with
@@ -517,7 +532,7 @@ genopt decodes on hot paths with its own decoder (`decode_bed` in `genopt/io/pli
 memory-mapped, only the requested variants' rows are gathered, and each byte is mapped through a 256-entry
 lookup table whose rows (four int8 A1 counts) are packed into one uint32, so decoding is one `np.take` of
 4-byte words. pandas-plink (chunked dask graph over its C decoder, float32 output) is kept only for
-`PlinkFileset.as_dask()`. See the figures above for the cost per 10^9 genotypes against the 2 s bar.
+`PlinkFileset.as_dask()`. {decoder}
 {END}
 """
 
