@@ -37,6 +37,13 @@ class QCConfig:
         (Wigginton et al. 2005 exact test, as PLINK computes it).
     hwe_midp
         Use the mid-p variant of the exact test (PLINK's ``--hwe midp``).
+    nonfounders
+        Count nonfounders in allele frequencies and HWE (PLINK's
+        ``--nonfounders``); by default only founders count, as in PLINK.
+
+    ``None`` disables a filter. Out-of-range values (``maf`` outside [0, 0.5],
+    ``geno``/``mind`` outside [0, 1], ``hwe`` outside (0, 1]) raise
+    :class:`GenoptError` naming the key and value.
     """
 
     maf: float | None = 0.01
@@ -44,6 +51,22 @@ class QCConfig:
     mind: float | None = 0.05
     hwe: float | None = 1e-6
     hwe_midp: bool = False
+    nonfounders: bool = False
+
+    def __post_init__(self) -> None:
+        ranges = {"maf": (0.0, 0.5, "[0, 0.5]"), "geno": (0.0, 1.0, "[0, 1]"), "mind": (0.0, 1.0, "[0, 1]")}
+        ranges["hwe"] = (0.0, 1.0, "(0, 1]")
+        for key, (lo, hi, text) in ranges.items():
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise GenoptError(f"QC setting {key} = {value!r} must be a number in {text}")
+            if value < lo or value > hi or (key == "hwe" and value <= 0.0):
+                raise GenoptError(f"QC setting {key} = {value!r} is outside {text}")
+        for key in ("hwe_midp", "nonfounders"):
+            if not isinstance(getattr(self, key), bool):
+                raise GenoptError(f"QC setting {key} = {getattr(self, key)!r} must be true or false")
 
 
 @dataclass(frozen=True)
@@ -80,11 +103,22 @@ class PCAConfig:
         Variants below this MAF are left out of the PCA (after QC).
     prune
         LD pruning applied before the PCA.
+    max_missing
+        Projection of another cohort fails if more than this fraction of the
+        model's variants are missing from it (matched by ID and alleles).
+    exact_max_samples
+        Exact eigendecomposition of the n x n matrix up to this many samples;
+        a seeded randomized SVD above it.
+    seed
+        Seed of the randomized SVD.
     """
 
     n_pcs: int = 10
     maf: float = 0.01
     prune: LDPruneConfig = field(default_factory=LDPruneConfig)
+    max_missing: float = 0.5
+    exact_max_samples: int = 5000
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,6 +150,8 @@ class OverlapConfig:
     ----------
     n_variants
         Number of shared, LD-pruned variants used for kinship.
+    min_maf
+        Only variants with MAF >= this (in both cohorts) are used for kinship.
     min_kinship
         Pairs with kinship below this are not reported (default: second degree).
     duplicate, first_degree, second_degree
@@ -123,6 +159,7 @@ class OverlapConfig:
     """
 
     n_variants: int = 5000
+    min_maf: float = 0.05
     min_kinship: float = 0.0884
     duplicate: float = 0.354
     first_degree: float = 0.177

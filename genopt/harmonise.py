@@ -22,7 +22,7 @@ indel / non-ACGT alleles                matched only on identical or swapped
 ======================================  =========================================
 
 Every reference variant is either matched or dropped with exactly one reason,
-so ``sum(Harmonisation.counts.values()) == n_ref``. Reasons are checked in the
+so ``sum(Harmonisation.counts().values()) == n_ref``. Reasons are checked in the
 order of :data:`DROP_REASONS`.
 
 All work is vectorised (pandas merges and numpy); there is no Python loop
@@ -90,9 +90,6 @@ class Harmonisation:
     drops
         One row per dropped reference variant: ``ref_index``, ``id``,
         ``reason`` (one of :data:`DROP_REASONS`).
-    counts
-        Number of reference variants per match status and per drop reason
-        (every status and reason present, zeros included); sums to ``n_ref``.
     n_ref, n_other
         Number of variants in each table.
     match_by
@@ -101,7 +98,6 @@ class Harmonisation:
 
     matched: pd.DataFrame
     drops: pd.DataFrame
-    counts: dict[str, int]
     n_ref: int
     n_other: int
     match_by: str
@@ -126,24 +122,40 @@ class Harmonisation:
         """Number of matched reference variants."""
         return len(self.matched)
 
+    def counts(self) -> dict[str, int]:
+        """Reference variants per match status and per drop reason (JSON-ready).
+
+        Every status of :data:`MATCH_STATUSES` and reason of
+        :data:`DROP_REASONS` is present, zeros included; the values sum to
+        ``n_ref``.
+        """
+        out = {s: int((self.matched["status"] == s).sum()) for s in MATCH_STATUSES}
+        out.update({r: int((self.drops["reason"] == r).sum()) for r in DROP_REASONS})
+        return out
+
     def summary(self) -> str:
         """One line: matched counts by status, then drops by reason (non-zero only)."""
+        counts = self.counts()
         parts = [f"{self.n_matched} of {self.n_ref} reference variants matched"]
-        parts += [f"{self.counts[s]} {s}" for s in MATCH_STATUSES if self.counts[s]]
-        drops = [f"{self.counts[r]} {r}" for r in DROP_REASONS if self.counts[r]]
+        parts += [f"{counts[s]} {s}" for s in MATCH_STATUSES if counts[s]]
+        drops = [f"{counts[r]} {r}" for r in DROP_REASONS if counts[r]]
         text = "; ".join([", ".join(parts)] + (["dropped: " + ", ".join(drops)] if drops else []))
         return text
 
 
-def _norm_chrom(chrom: pd.Series) -> pd.Series:
-    c = chrom.astype(str).str.upper().str.replace(r"^CHR", "", regex=True)
-    return c.replace(_CHROM_CODES)
+def _text(values: Any) -> npt.NDArray[np.str_]:
+    return np.asarray(values).astype(str)
 
 
-def _keys(variants: pd.DataFrame, match_by: str) -> pd.Series:
+def _norm_chrom(chrom: Any) -> npt.NDArray[np.str_]:
+    c = pd.Series(np.char.upper(_text(chrom))).str.replace(r"^CHR", "", regex=True)
+    return _text(c.replace(_CHROM_CODES))
+
+
+def _keys(variants: pd.DataFrame, match_by: str) -> npt.NDArray[np.str_]:
     if match_by == "id":
-        return variants["id"].astype(str)
-    return _norm_chrom(variants["chrom"]) + ":" + variants["pos"].astype(str)
+        return _text(variants["id"])
+    return np.char.add(np.char.add(_norm_chrom(variants["chrom"]), ":"), _text(variants["pos"]))
 
 
 def _as_freq(freq: Any, n: int, what: str) -> npt.NDArray[np.float64]:
@@ -167,7 +179,7 @@ def harmonise(
     other_variants: pd.DataFrame,
     ref_freq: npt.ArrayLike | None = None,
     other_freq: npt.ArrayLike | None = None,
-    config: HarmoniseConfig = HarmoniseConfig(),
+    config: HarmoniseConfig | None = None,
 ) -> Harmonisation:
     """Match another cohort's variants and alleles to the reference cohort's.
 
@@ -185,7 +197,8 @@ def harmonise(
         and the frequency check is skipped.
     config
         ``match_by`` (``"id"`` or ``"position"``), ``palindromic_maf_max``,
-        ``max_freq_diff``.
+        ``max_freq_diff``; :class:`~genopt.config.HarmoniseConfig` defaults
+        when None.
 
     Returns
     -------
@@ -205,6 +218,7 @@ def harmonise(
     several rows are treated). IDs ``.`` are never matched by ID.
     Alleles are compared case-insensitively.
     """
+    config = HarmoniseConfig() if config is None else config
     if config.match_by not in ("id", "position"):
         raise GenoptError(f"harmonise.match_by must be 'id' or 'position', got {config.match_by!r}")
     _check_columns(ref_variants, config.match_by, "reference")
@@ -216,20 +230,20 @@ def harmonise(
     ref = pd.DataFrame(
         {
             "ref_index": np.arange(n_ref, dtype=np.intp),
-            "id": ref_variants["id"].astype(str).to_numpy(),
-            "key": _keys(ref_variants, config.match_by).to_numpy(),
-            "r1": ref_variants["a1"].astype(str).str.upper().to_numpy(),
-            "r2": ref_variants["a2"].astype(str).str.upper().to_numpy(),
+            "id": _text(ref_variants["id"]),
+            "key": _keys(ref_variants, config.match_by),
+            "r1": np.char.upper(_text(ref_variants["a1"])),
+            "r2": np.char.upper(_text(ref_variants["a2"])),
             "ref_freq": f_ref,
         }
     )
     oth = pd.DataFrame(
         {
             "other_index": np.arange(n_other, dtype=np.intp),
-            "other_id": other_variants["id"].astype(str).to_numpy(),
-            "key": _keys(other_variants, config.match_by).to_numpy(),
-            "o1": other_variants["a1"].astype(str).str.upper().to_numpy(),
-            "o2": other_variants["a2"].astype(str).str.upper().to_numpy(),
+            "other_id": _text(other_variants["id"]),
+            "key": _keys(other_variants, config.match_by),
+            "o1": np.char.upper(_text(other_variants["a1"])),
+            "o2": np.char.upper(_text(other_variants["a2"])),
             "other_freq": f_oth,
         }
     )
@@ -282,8 +296,11 @@ def harmonise(
     drop(discordant, DROP_FREQ)
 
     keep = reason.isna().to_numpy()
-    status = np.where(flipped, np.where(sign > 0, MATCH_STATUSES[2], MATCH_STATUSES[3]),
-                      np.where(sign > 0, MATCH_STATUSES[0], MATCH_STATUSES[1]))
+    status = np.where(
+        flipped,
+        np.where(sign > 0, MATCH_STATUSES[2], MATCH_STATUSES[3]),
+        np.where(sign > 0, MATCH_STATUSES[0], MATCH_STATUSES[1]),
+    )
     matched = pd.DataFrame(
         {
             "ref_index": m["ref_index"].to_numpy()[keep],
@@ -299,13 +316,13 @@ def harmonise(
         }
     )
     drops = pd.DataFrame(
-        {"ref_index": m["ref_index"].to_numpy()[~keep], "id": m["id"].to_numpy()[~keep],
-         "reason": reason.to_numpy()[~keep].astype(str)}
+        {
+            "ref_index": m["ref_index"].to_numpy()[~keep],
+            "id": m["id"].to_numpy()[~keep],
+            "reason": reason.to_numpy()[~keep].astype(str),
+        }
     )
-    counts = {s: int((matched["status"] == s).sum()) for s in MATCH_STATUSES}
-    counts.update({r: int((drops["reason"] == r).sum()) for r in DROP_REASONS})
-    return Harmonisation(matched.reset_index(drop=True), drops.reset_index(drop=True), counts, n_ref, n_other,
-                         config.match_by)
+    return Harmonisation(matched.reset_index(drop=True), drops.reset_index(drop=True), n_ref, n_other, config.match_by)
 
 
 def align_genotypes(g_other: npt.ArrayLike, harmonisation: Harmonisation, subset: bool = False) -> npt.NDArray[Any]:
@@ -349,7 +366,9 @@ def align_genotypes(g_other: npt.ArrayLike, harmonisation: Harmonisation, subset
     return out
 
 
-def a1_frequency(fileset: PlinkFileset, samples: Any = None, chunk_size: int = DEFAULT_CHUNK) -> npt.NDArray[np.float64]:
+def a1_frequency(
+    fileset: PlinkFileset, samples: Any = None, chunk_size: int = DEFAULT_CHUNK
+) -> npt.NDArray[np.float64]:
     """A1 allele frequency of every variant, streamed in chunks of variants.
 
     Returns
@@ -367,8 +386,6 @@ def a1_frequency(fileset: PlinkFileset, samples: Any = None, chunk_size: int = D
     return freq
 
 
-def harmonise_filesets(
-    ref: PlinkFileset, other: PlinkFileset, config: HarmoniseConfig = HarmoniseConfig()
-) -> Harmonisation:
+def harmonise_filesets(ref: PlinkFileset, other: PlinkFileset, config: HarmoniseConfig | None = None) -> Harmonisation:
     """:func:`harmonise` two filesets, with A1 frequencies computed from their genotypes."""
     return harmonise(ref.variants, other.variants, a1_frequency(ref), a1_frequency(other), config)
