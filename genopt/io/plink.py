@@ -95,16 +95,21 @@ def _read_table(path: Path, columns: list[str], kind: str) -> tuple[pd.DataFrame
             path,
             int(match.group(2)),
         ) from None
-    # Lines 1..n of the file; blank lines read as rows of NaN (or "").
+    # Lines 1..n of the file. Blank and short lines leave the last column empty
+    # (NaN or ""), so only those rows are inspected field by field.
     line_no = np.arange(1, len(frame) + 1)
-    blank = (frame.isna() | (frame == "")).all(axis=1).to_numpy()
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-        line_no = line_no[~blank]
+    last = frame.iloc[:, -1]
+    suspect = np.flatnonzero((last.isna() | (last == "")).to_numpy())
+    if suspect.size:
+        sub = frame.iloc[suspect]
+        blank_rows = suspect[(sub.isna() | (sub == "")).all(axis=1).to_numpy()]
+        if blank_rows.size:
+            frame = frame.drop(index=frame.index[blank_rows]).reset_index(drop=True)
+            line_no = np.delete(line_no, blank_rows)
     if frame.empty:
         raise GenoptError(f"{kind} file is empty: no {what}", path)
-    present = frame.notna() & (frame != "")
     if frame.shape[1] != len(columns):
+        present = frame.notna() & (frame != "")
         counts = present.sum(axis=1).to_numpy()
         bad = np.flatnonzero(counts != len(columns))
         row = int(bad[0]) if bad.size else 0
@@ -114,10 +119,11 @@ def _read_table(path: Path, columns: list[str], kind: str) -> tuple[pd.DataFrame
             int(line_no[row]),
         )
     frame.columns = columns
-    short = ~present.all(axis=1).to_numpy()
+    last = frame.iloc[:, -1]
+    short = (last.isna() | (last == "")).to_numpy()
     if short.any():
         row = int(np.flatnonzero(short)[0])
-        found = int(present.iloc[row].sum())
+        found = int((frame.iloc[row].notna() & (frame.iloc[row] != "")).sum())
         raise GenoptError(
             f"expected {len(columns)} whitespace-separated columns, found {found}", path, int(line_no[row])
         )
@@ -128,11 +134,13 @@ def _parse_int(
     frame: pd.DataFrame, column: str, path: Path, what: str, line_no: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.int64]:
     text = frame[column]
-    ok = text.str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)
-    if not ok.all():
-        row = int(np.flatnonzero(~ok)[0])
-        raise GenoptError(f"{what} {text.iloc[row]!r} is not an integer", path, int(line_no[row]))
-    return text.to_numpy().astype(np.int64)
+    values = pd.to_numeric(text, errors="coerce")
+    if values.dtype.kind in "iu":  # every field an integer: the fast, usual case
+        return values.to_numpy(dtype=np.int64)
+    arr = values.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | ~text.str.fullmatch(r"[+-]?\d+").fillna(False).to_numpy(bool)
+    row = int(np.flatnonzero(bad)[0])
+    raise GenoptError(f"{what} {text.iloc[row]!r} is not an integer", path, int(line_no[row]))
 
 
 def read_bim(path: str | Path) -> pd.DataFrame:
