@@ -43,9 +43,7 @@ def _examples(frame: pd.DataFrame) -> str:
 
 def _ids(index: pd.Index) -> pd.DataFrame:
     """(fid, iid) of a table index as a two-column frame."""
-    return pd.DataFrame(
-        {"fid": index.get_level_values(0).astype(str), "iid": index.get_level_values(1).astype(str)}
-    )
+    return pd.DataFrame({"fid": index.get_level_values(0).astype(str), "iid": index.get_level_values(1).astype(str)})
 
 
 @dataclass(frozen=True, eq=False)
