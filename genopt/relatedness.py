@@ -60,7 +60,7 @@ OVERLAP_COLUMNS = ["IID_A", "IID_B", "KINSHIP", "RELATION", "FID_A", "FID_B", "N
 #: Columns of :func:`kinship_within` (those of ``plink2 --make-king-table`` plus ``RELATION``).
 WITHIN_COLUMNS = ["FID1", "IID1", "FID2", "IID2", "NSNP", "HETHET", "IBS0", "KINSHIP", "RELATION"]
 
-_SAMPLE_BLOCK = 1024
+_SAMPLE_BLOCK = 2048
 _VARIANT_BLOCK = 2048
 
 
@@ -84,11 +84,11 @@ class KingCounts:
     """
 
     kinship: npt.NDArray[np.float64]
-    n_snps: npt.NDArray[np.int64]
-    hethet: npt.NDArray[np.int64]
-    ibs0: npt.NDArray[np.int64]
-    het_a_hom_b: npt.NDArray[np.int64]
-    het_b_hom_a: npt.NDArray[np.int64]
+    n_snps: npt.NDArray[np.int32]
+    hethet: npt.NDArray[np.int32]
+    ibs0: npt.NDArray[np.int32]
+    het_a_hom_b: npt.NDArray[np.int32]
+    het_b_hom_a: npt.NDArray[np.int32]
 
 
 def _indicators(g: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float32], ...]:
@@ -137,11 +137,11 @@ def king_robust(
         hb, ab, bb, ob = (ha, aa, ba, oa) if g_b is None else _indicators(b[:, sl])
         quad += np.vstack([ha, oa]) @ np.vstack([hb, ob]).T
         ibs0 += np.hstack([aa, ba]) @ np.hstack([bb, ab]).T
-    hethet = quad[:n_a, :n_b].astype(np.int64)
-    het_a_called_b = quad[:n_a, n_b:].astype(np.int64)
-    called_a_het_b = quad[n_a:, :n_b].astype(np.int64)
-    n_snps = quad[n_a:, n_b:].astype(np.int64)
-    ibs0_i = ibs0.astype(np.int64)
+    hethet = quad[:n_a, :n_b].astype(np.int32)
+    het_a_called_b = quad[:n_a, n_b:].astype(np.int32)
+    called_a_het_b = quad[n_a:, :n_b].astype(np.int32)
+    n_snps = quad[n_a:, n_b:].astype(np.int32)
+    ibs0_i = ibs0.astype(np.int32)
     het_a_hom_b = het_a_called_b - hethet
     het_b_hom_a = called_a_het_b - hethet
     denom = (hethet + np.minimum(het_a_hom_b, het_b_hom_a)).astype(np.float64)
@@ -193,20 +193,34 @@ def _common(freq: npt.NDArray[np.float64], min_maf: float) -> npt.NDArray[np.boo
 def _pairs_in_blocks(
     g_a: npt.NDArray[Any], g_b: npt.NDArray[Any] | None, min_kinship: float, upper_only: bool
 ) -> Iterator[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], KingCounts]]:
-    """Pairs with kinship >= min_kinship, block of A rows at a time.
+    """Pairs with kinship >= min_kinship, one block of A x B samples at a time.
 
-    Yields (i, j, counts-block) with i, j global indices into A and B.
+    Memory is bounded by the block size (about 100 MB of pair counts for
+    2048 x 2048 samples) whatever the cohort sizes. With ``upper_only`` (within
+    one cohort, ``g_b`` None) only pairs ``i < j`` are computed and yielded.
+
+    Yields (i, j, counts) with i, j global sample indices into A and B.
     """
-    for start in range(0, g_a.shape[0], _SAMPLE_BLOCK):
-        block = g_a[start : start + _SAMPLE_BLOCK]
-        kc = king_robust(block, g_a if g_b is None else g_b)
-        with np.errstate(invalid="ignore"):
-            keep = kc.kinship >= min_kinship
-        if upper_only:
-            rows = np.arange(start, start + block.shape[0])[:, None]
-            keep &= np.arange(kc.kinship.shape[1])[None, :] > rows
-        i, j = np.nonzero(keep)
-        yield (i + start).astype(np.intp), j.astype(np.intp), _take(kc, i, j)
+    other = g_a if g_b is None else g_b
+    size = _SAMPLE_BLOCK
+    for a0 in range(0, g_a.shape[0], size):
+        block_a = g_a[a0 : a0 + size]
+        for b0 in range(a0 if upper_only else 0, other.shape[0], size):
+            kc = king_robust(block_a, other[b0 : b0 + size])
+            with np.errstate(invalid="ignore"):
+                keep = kc.kinship >= min_kinship
+            if upper_only and b0 == a0:
+                keep &= np.triu(np.ones(keep.shape, dtype=bool), k=1)
+            i, j = np.nonzero(keep)
+            yield (i + a0).astype(np.intp), (j + b0).astype(np.intp), _take(kc, i, j)
+
+
+def autosomal(variants: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Mask of variants on chromosomes 1-22 (``chr`` prefix allowed), as KING and plink2 use."""
+    chrom = pd.Series(variants["chrom"].to_numpy().astype(str)).str.replace(r"^(?i:chr)", "", regex=True)
+    num = pd.to_numeric(chrom, errors="coerce").to_numpy()
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(num) & (num >= 1) & (num <= 22)
 
 
 def _take(kc: KingCounts, i: npt.NDArray[np.intp], j: npt.NDArray[np.intp]) -> KingCounts:
@@ -227,8 +241,8 @@ def kinship_within(
         The cohort.
     variants
         Variants to use (None, boolean mask or integer indices into the
-        .bim). By default ``config.n_variants`` variants with MAF >=
-        ``config.min_maf``, spread evenly along the .bim
+        .bim), used as given. By default ``config.n_variants`` autosomal
+        variants with MAF >= ``config.min_maf``, spread evenly along the .bim
         (:func:`select_variants`).
     config
         Variant count, MAF floor and relation cut-offs.
@@ -245,7 +259,8 @@ def kinship_within(
     """
     config = OverlapConfig() if config is None else config
     if variants is None:
-        idx = select_variants(_common(a1_frequency(fileset), config.min_maf), config.n_variants)
+        eligible = _common(a1_frequency(fileset), config.min_maf) & autosomal(fileset.variants)
+        idx = select_variants(eligible, config.n_variants)
     else:
         idx = np.arange(fileset.n_variants)[variants] if np.asarray(variants).dtype == bool else np.asarray(variants)
     if len(idx) == 0:
@@ -259,6 +274,8 @@ def kinship_within(
     nsnp = np.concatenate([p[2].n_snps for p in parts])
     hethet = np.concatenate([p[2].hethet for p in parts])
     ibs0 = np.concatenate([p[2].ibs0 for p in parts])
+    order = np.lexsort((j, i))  # .fam order of sample 1, then of sample 2
+    i, j, kin, nsnp, hethet, ibs0 = (x[order] for x in (i, j, kin, nsnp, hethet, ibs0))
     s = fileset.samples
     with np.errstate(invalid="ignore", divide="ignore"):
         out = pd.DataFrame(
@@ -344,8 +361,8 @@ def find_overlap(
 
     Cohort B's variants are harmonised to cohort A's .bim A1
     (:func:`genopt.harmonise.harmonise` with A1 frequencies from the
-    genotypes); of the matched variants with MAF >= ``config.min_maf`` in
-    both cohorts, ``config.n_variants`` spread evenly along A's .bim are
+    genotypes); of the matched autosomal variants with MAF >=
+    ``config.min_maf`` in both cohorts, ``config.n_variants`` spread evenly along A's .bim are
     used for KING-robust kinship of every A x B pair.
 
     Parameters
@@ -372,6 +389,7 @@ def find_overlap(
     fa, fb = a1_frequency(fs_a), a1_frequency(fs_b)
     h = harmonise(fs_a.variants, fs_b.variants, fa, fb, harmonise_config)
     common = _common(fa[h.ref_index], config.min_maf) & _common(fb[h.other_index], config.min_maf)
+    common &= autosomal(fs_a.variants)[h.ref_index]
     pick = select_variants(common, config.n_variants)
     if len(pick) == 0:
         raise GenoptError(

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from conftest import FIXTURES
 
+from genopt import relatedness
 from genopt.config import OverlapConfig
 from genopt.errors import GenoptError
 from genopt.io.plink import open_plink
@@ -58,6 +59,17 @@ def test_king_robust_matches_the_published_formula_with_missing_calls() -> None:
     within = king_robust(g)
     assert within.kinship[1, 4] > 0.45 and np.allclose(np.diag(within.kinship), 0.5)
     np.testing.assert_allclose(within.kinship, within.kinship.T)
+
+
+def test_sample_blocks_do_not_change_results(hm3_prefix, kg1_prefix, monkeypatch) -> None:
+    hm3, kg1 = open_plink(hm3_prefix), open_plink(kg1_prefix)
+    cfg = OverlapConfig(n_variants=800, min_kinship=0.02)
+    whole_within = kinship_within(hm3, config=cfg)
+    whole_between = find_overlap(hm3, kg1, cfg)
+    monkeypatch.setattr(relatedness, "_SAMPLE_BLOCK", 100)  # 10 x 11 blocks, diagonal ones included
+    pd.testing.assert_frame_equal(kinship_within(hm3, config=cfg), whole_within)
+    pd.testing.assert_frame_equal(find_overlap(hm3, kg1, cfg).pairs, whole_between.pairs)
+    assert len(whole_within) > 100 and len(whole_between.pairs) > 600
 
 
 def test_classify_uses_kings_cutoffs() -> None:
