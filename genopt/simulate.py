@@ -153,10 +153,14 @@ def allele_frequencies(genotypes: Genotypes) -> npt.NDArray[np.float64]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[idx] = np.where(ok, block, 0).sum(0) / (2.0 * ok.sum(0))
         return out
-    g = np.asarray(genotypes, dtype=np.float64)
-    g = np.where(g < 0, np.nan, g)
-    with np.errstate(invalid="ignore"):
-        return np.asarray(np.nanmean(g, axis=0) / 2.0)
+    g = np.asarray(genotypes)
+    out = np.empty(g.shape[1])
+    for start in range(0, g.shape[1], _CHUNK):
+        x = g[:, start : start + _CHUNK].astype(np.float64)
+        ok = ~np.isnan(x) & (x >= 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + _CHUNK] = np.where(ok, x, 0.0).sum(0) / (2.0 * ok.sum(0))
+    return out
 
 
 def _standardise(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
