@@ -272,9 +272,7 @@ class _Pass:
     sample_missing: IntArray  # per sample of the set, missing calls over all variants
 
 
-def _count_pass(
-    fileset: PlinkFileset, sample_idx: npt.NDArray[np.intp], founder: BoolArray, chunk_size: int
-) -> _Pass:
+def _count_pass(fileset: PlinkFileset, sample_idx: npt.NDArray[np.intp], founder: BoolArray, chunk_size: int) -> _Pass:
     """Stream all variants once over ``sample_idx``; vectorised counts per chunk.
 
     ``founder`` is a mask over ``sample_idx``.
