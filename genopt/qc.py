@@ -263,6 +263,10 @@ class GenotypeCounts:
         return 2 * self.hom_a1 + self.het
 
 
+#: At most this many genotypes are decoded per chunk (~50 MB per temporary).
+_MAX_CHUNK_CELLS = 50_000_000
+
+
 @dataclass(frozen=True)
 class _Pass:
     """What one streaming pass over a sample set accumulates."""
@@ -285,6 +289,8 @@ def _count_pass(fileset: PlinkFileset, sample_idx: npt.NDArray[np.intp], founder
     tot = {key: np.zeros(n_var, dtype=np.int64) for key in ("hom_a1", "het", "missing")}
     fnd = {key: np.zeros(n_var, dtype=np.int64) for key in ("hom_a1", "het", "missing")}
     sample_missing = np.zeros(n_s, dtype=np.int64)
+    # Bound the per-chunk temporaries (a few bool/int8 arrays of chunk x samples).
+    chunk_size = max(1, min(chunk_size, _MAX_CHUNK_CELLS // max(n_s, 1)))
     if n_s == 0:
         zero = GenotypeCounts(*(np.zeros(n_var, dtype=np.int64) for _ in range(4)))
         return _Pass(zero, zero, sample_missing)
