@@ -86,6 +86,8 @@ PHENOTYPE_COLUMN = "cooperate"
 #: Variants used for the default ancestry axis (PC1), spread evenly over the genome.
 ANCESTRY_VARIANTS = 3000
 _CHUNK = 2048
+#: New people processed at once per chromosome by :func:`recombine` (bounds its index arrays).
+_PEOPLE_BLOCK = 8192
 
 
 Genotypes = PlinkFileset | npt.NDArray[Any]
@@ -616,6 +618,88 @@ def apply_truth(
     return _finish(st, genetic, sex_part, age_part, anc, resid, covs, truth.reset_index(drop=True), config, rng, axis)
 
 
+def read_truth(path: str | Path) -> pd.DataFrame:
+    """Read a truth table written by :func:`write_phenotype_files` or :func:`make_bundle`.
+
+    Raises
+    ------
+    GenoptError
+        The file is missing, lacks a :data:`TRUTH_COLUMNS` column, or has a
+        non-numeric ``beta`` / ``effect_allele_frequency`` (naming the line).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GenoptError("truth file not found", path)
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in TRUTH_COLUMNS if c not in table.columns]
+    if missing:
+        raise GenoptError(f"header lacks column(s) {', '.join(missing)}", path, 1)
+    for col in ("effect_allele_frequency", "beta", "standardised_beta"):
+        values = pd.to_numeric(table[col], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise GenoptError(f"{col} {table[col].iloc[row]!r} is not a number", path, row + 2)
+        table[col] = values.astype(np.float64)
+    if table["rsid"].duplicated().any():
+        dup = table["rsid"][table["rsid"].duplicated()].iloc[0]
+        raise GenoptError(f"variant {dup!r} appears twice", path)
+    return table[TRUTH_COLUMNS]
+
+
+def write_phenotype_files(sim: SimulatedPhenotype, prefix: str | Path, truth: bool = True) -> list[Path]:
+    """Write ``{prefix}.pheno.tsv`` (``FID IID cooperate``), ``{prefix}.covar.tsv``
+    (``FID IID sex age``) and, if ``truth``, ``{prefix}.truth.tsv``; each atomically.
+
+    Returns
+    -------
+    The paths written.
+    """
+    stem = str(prefix)
+    paths = [Path(stem + ".pheno.tsv"), Path(stem + ".covar.tsv")]
+    write_tsv(paths[0], sim.phenotype_table())
+    write_tsv(paths[1], sim.covariates)
+    if truth:
+        paths.append(Path(stem + ".truth.tsv"))
+        write_tsv(paths[2], sim.truth, float_format="%.6g")
+    return paths
+
+
+def write_recombined(
+    prefix: str | Path,
+    genotypes: npt.NDArray[np.int8],
+    variants: pd.DataFrame,
+    samples: pd.DataFrame,
+    provenance: pd.DataFrame,
+) -> list[Path]:
+    """Write a :func:`recombine` result: ``{prefix}.bed/.bim/.fam``,
+    ``{prefix}.people.tsv`` (``FID IID population n_segments n_donors``) and
+    ``{prefix}.segments.tsv.gz`` (the full provenance, one row per segment).
+
+    Returns
+    -------
+    The paths written.
+    """
+    from genopt.io.atomic import atomic_path
+
+    stem = str(prefix)
+    write_plink(stem, genotypes, variants, samples.drop(columns="population", errors="ignore"))
+    per = provenance.groupby("IID", sort=False).agg(n_segments=("donor_iid", "size"), n_donors=("donor_iid", "nunique"))
+    people = pd.DataFrame(
+        {
+            "FID": samples["fid"].to_numpy(),
+            "IID": samples["iid"].to_numpy(),
+            "population": samples["population"].to_numpy() if "population" in samples else None,
+            "n_segments": per.loc[samples["iid"], "n_segments"].to_numpy(),
+            "n_donors": per.loc[samples["iid"], "n_donors"].to_numpy(),
+        }
+    )
+    write_tsv(stem + ".people.tsv", people)
+    segments = Path(stem + ".segments.tsv.gz")
+    with atomic_path(segments) as tmp:
+        provenance.to_csv(tmp, sep="\t", index=False, compression={"method": "gzip", "mtime": 0})
+    return [Path(stem + ext) for ext in (".bed", ".bim", ".fam", ".people.tsv")] + [segments]
+
+
 # ---------------------------------------------------------------------------
 # Recombination
 # ---------------------------------------------------------------------------
@@ -732,7 +816,10 @@ def recombine(
         extra ``population`` column (None without labels).
     provenance
         One row per copied segment: ``FID IID chrom start_index end_index
-        start_variant end_variant donor_fid donor_iid`` (end inclusive).
+        start_variant end_variant donor_fid donor_iid``; ``start_index`` and
+        ``end_index`` are the .bim rows of the segment's first and last
+        variant in genetic-position order (inclusive). Rows are ordered by
+        chromosome, then person.
     """
     if config.n_samples < 1:
         raise GenoptError(f"n_samples must be at least 1, got {config.n_samples}")
@@ -778,35 +865,37 @@ def recombine(
         order = cols[np.argsort(gpos[cols], kind="stable")]
         gap = np.diff(gpos[order], prepend=gpos[order][0])
         p_break = 1.0 - np.exp(-np.abs(gap) / config.segment_cm)
-        switch = rng.random((n, order.size)) < p_break[None, :]
-        switch[:, 0] = True
-        # Donor drawn at each switch; carried forward to the next switch.
-        draw = pool[p_start + np.floor(rng.random((n, order.size)) * p_size).astype(np.intp)]
-        last = np.maximum.accumulate(np.where(switch, np.arange(order.size)[None, :], 0), axis=1)
-        donor = np.take_along_axis(draw, last, axis=1)
         ref = fileset.read_int8(variants=order)  # n_ref x m_c
-        out[:, order] = ref[donor, np.arange(order.size)[None, :]]
-        person, seg_start = np.nonzero(switch)
-        next_same = np.zeros(person.size, dtype=bool)
-        next_same[:-1] = person[1:] == person[:-1]
-        seg_next = np.append(seg_start[1:], 0)
-        seg_end = np.where(next_same, seg_next - 1, order.size - 1)
-        d = draw[person, seg_start]
-        prov.append(
-            pd.DataFrame(
-                {
-                    "FID": new_ids[person],
-                    "IID": new_ids[person],
-                    "chrom": c,
-                    "start_index": order[seg_start],
-                    "end_index": order[seg_end],
-                    "start_variant": ids[order[seg_start]],
-                    "end_variant": ids[order[seg_end]],
-                    "donor_fid": don_fid[d],
-                    "donor_iid": don_iid[d],
-                }
+        for lo in range(0, n, _PEOPLE_BLOCK):  # blocks of people bound the memory of the index arrays
+            hi = min(n, lo + _PEOPLE_BLOCK)
+            switch = rng.random((hi - lo, order.size)) < p_break[None, :]
+            switch[:, 0] = True
+            # A donor is drawn at every variant; the one drawn at a segment's first variant is carried forward.
+            draw = pool[p_start[lo:hi] + np.floor(rng.random((hi - lo, order.size)) * p_size[lo:hi]).astype(np.intp)]
+            last = np.maximum.accumulate(np.where(switch, np.arange(order.size)[None, :], 0), axis=1)
+            donor = np.take_along_axis(draw, last, axis=1)
+            out[lo:hi, order] = ref[donor, np.arange(order.size)[None, :]]
+            person, seg_start = np.nonzero(switch)
+            next_same = np.zeros(person.size, dtype=bool)
+            next_same[:-1] = person[1:] == person[:-1]
+            seg_next = np.append(seg_start[1:], 0)
+            seg_end = np.where(next_same, seg_next - 1, order.size - 1)
+            d = draw[person, seg_start]
+            prov.append(
+                pd.DataFrame(
+                    {
+                        "FID": new_ids[lo + person],
+                        "IID": new_ids[lo + person],
+                        "chrom": c,
+                        "start_index": order[seg_start],
+                        "end_index": order[seg_end],
+                        "start_variant": ids[order[seg_start]],
+                        "end_variant": ids[order[seg_end]],
+                        "donor_fid": don_fid[d],
+                        "donor_iid": don_iid[d],
+                    }
+                )
             )
-        )
     samples = pd.DataFrame(
         {
             "fid": new_ids,
@@ -1212,8 +1301,7 @@ def make_bundle(shared_data_dir: str | Path, out_dir: str | Path, seed: int = 20
         fam = s.drop(columns="population").copy()
         fam["sex"] = sim.covariates["sex"].to_numpy().astype(np.int8)
         write_plink(out / name, g, v, fam)
-        write_tsv(out / f"{name}.pheno.tsv", sim.phenotype_table())
-        write_tsv(out / f"{name}.covar.tsv", sim.covariates)
+        write_phenotype_files(sim, out / name, truth=False)
         y = sim.cooperate
         chi_raw = _assoc_chi2(g, y, None)
         pcs = _top_pcs(g, 10)

@@ -26,9 +26,12 @@ from genopt.simulate import (
     king_kinship,
     ld_decay,
     read_population_labels,
+    read_truth,
     recombine,
     shuffle_genotypes,
     simulate_phenotype,
+    write_phenotype_files,
+    write_recombined,
 )
 
 DATA = REPO / "data"
@@ -189,6 +192,28 @@ def test_apply_truth_bad_truth_is_a_user_error(synthetic: np.ndarray) -> None:
         simulate_phenotype(synthetic[:500], replace(cfg, h2=0.95, ancestry_effect=0.1))
 
 
+def test_phenotype_files_round_trip_and_bad_truth_file(synthetic: np.ndarray, tmp_path: Path) -> None:
+    cfg = PhenotypeSimConfig(h2=0.5, n_causal=5, seed=4)
+    sim = simulate_phenotype(synthetic[:300], cfg)
+    paths = write_phenotype_files(sim, tmp_path / "sim")
+    assert [p.name for p in paths] == ["sim.pheno.tsv", "sim.covar.tsv", "sim.truth.tsv"]
+    pheno = pd.read_csv(paths[0], sep="\t")
+    assert list(pheno.columns) == ["FID", "IID", "cooperate"]
+    assert np.array_equal(pheno["cooperate"].to_numpy(), sim.cooperate)
+    truth = read_truth(paths[2])
+    assert list(truth["rsid"]) == list(sim.truth["rsid"])
+    assert np.allclose(truth["beta"], sim.truth["beta"], rtol=1e-5)
+    # The truth read back gives the same genetic liability.
+    again = apply_truth(synthetic[:300], truth, cfg)
+    assert np.allclose(again.genetic, sim.genetic, atol=1e-4)
+    lines = paths[2].read_text().splitlines()
+    lines[3] = lines[3].replace(lines[3].split("\t")[6], "big")
+    bad = tmp_path / "bad.truth.tsv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(GenoptError, match=r"bad\.truth\.tsv, line 4: beta 'big'"):
+        read_truth(bad)
+
+
 # ---------------------------------------------------------------------------
 # Recombination
 # ---------------------------------------------------------------------------
@@ -336,6 +361,29 @@ def test_bundled_donor_pools_are_disjoint(hm3_prefix: Path) -> None:
     for name, group in people.groupby("cohort"):
         pops = set(donors.loc[donors["pool"] == name, "population"])
         assert set(group["population"]) <= pops
+
+
+def test_recombine_in_blocks_of_people_and_write(
+    hm3_prefix: Path, hm3_labels: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import genopt.simulate as sim_mod
+
+    fs = open_plink(hm3_prefix)
+    monkeypatch.setattr(sim_mod, "_PEOPLE_BLOCK", 7)
+    g, v, s, prov = recombine(fs, RecombineConfig(n_samples=30, seed=5), populations=hm3_labels)
+    ref = fs.read_int8()
+    donor_row = pd.Index(fs.samples["iid"]).get_indexer(prov["donor_iid"])
+    person_row = pd.Index(s["iid"]).get_indexer(prov["IID"])
+    length = (prov["end_index"] - prov["start_index"] + 1).to_numpy()
+    cols = np.concatenate([np.arange(a, b + 1) for a, b in zip(prov["start_index"], prov["end_index"], strict=True)])
+    assert length.sum() == 30 * fs.n_variants
+    assert np.array_equal(g[np.repeat(person_row, length), cols], ref[np.repeat(donor_row, length), cols])
+    paths = write_recombined(tmp_path / "new", g, v, s, prov)
+    back = open_plink(tmp_path / "new")
+    assert np.array_equal(back.read_int8(), g)
+    people = pd.read_csv(paths[3], sep="\t")
+    assert people["n_segments"].sum() == len(prov)
+    assert len(pd.read_csv(paths[4], sep="\t")) == len(prov)
 
 
 @pytest.mark.slow
