@@ -343,6 +343,18 @@ class DuplicateReport:
     by_position: pd.DataFrame
     by_position_alleles: pd.DataFrame
 
+    def table(self) -> pd.DataFrame:
+        """All three kinds in one table: ``KIND KEY ID INDEX`` (KIND: id, position, position_alleles)."""
+        parts = [
+            frame.assign(KIND=kind)[["KIND", "KEY", "ID", "INDEX"]]
+            for kind, frame in (
+                ("id", self.by_id),
+                ("position", self.by_position),
+                ("position_alleles", self.by_position_alleles),
+            )
+        ]
+        return pd.concat(parts, ignore_index=True)
+
     def counts(self) -> dict[str, int]:
         """Variants involved and distinct duplicated keys, per kind."""
         out: dict[str, int] = {}
@@ -500,11 +512,13 @@ class QCResult:
         )
 
     def write(self, out_dir: str | Path) -> None:
-        """Write ``variants_qc.tsv``, ``samples_qc.tsv`` and ``qc_summary.json`` (each atomically).
+        """Write the QC tables into ``out_dir`` (each file atomically).
 
         ``variants_qc.tsv``: ``ID CHR POS A1 A2 A1_FREQ MISSING_RATE HWE_P PASS
         FAIL_REASON``; ``samples_qc.tsv``: ``FID IID MISSING_RATE PASS
-        FAIL_REASON``. PASS is ``TRUE``/``FALSE``, missing numbers ``NA``.
+        FAIL_REASON``; ``duplicates.tsv``: ``KIND KEY ID INDEX`` (header only
+        when there are none); ``qc_summary.json``: :meth:`counts` and the
+        config. PASS is ``TRUE``/``FALSE``, missing numbers ``NA``.
         """
         out = Path(out_dir)
         variants = self.variants[VARIANT_QC_COLUMNS].copy()
@@ -513,6 +527,7 @@ class QCResult:
             table["PASS"] = np.where(table["PASS"].to_numpy(dtype=bool), "TRUE", "FALSE")
         write_tsv(out / "variants_qc.tsv", variants, float_format="%.10g")
         write_tsv(out / "samples_qc.tsv", samples, float_format="%.10g")
+        write_tsv(out / "duplicates.tsv", self.duplicates.table())
         summary = {"counts": self.counts(), "config": _config_dict(self.config)}
         write_text(out / "qc_summary.json", json.dumps(summary, indent=2) + "\n")
 
@@ -724,8 +739,8 @@ def write_filtered(
 def run_qc(fileset: PlinkFileset, out_dir: str | Path, config: QCConfig | None = None) -> QCResult:
     """Run QC and write its outputs into ``out_dir`` (each file atomically).
 
-    Writes ``variants_qc.tsv``, ``samples_qc.tsv``, ``qc_summary.json`` (see
-    :meth:`QCResult.write`) and the filtered fileset ``qc.bed/.bim/.fam``
+    Writes ``variants_qc.tsv``, ``samples_qc.tsv``, ``duplicates.tsv``,
+    ``qc_summary.json`` (see :meth:`QCResult.write`) and the filtered fileset ``qc.bed/.bim/.fam``
     (variants and samples that passed, A1 still counted).
     """
     result = compute_qc(fileset, config)

@@ -438,13 +438,18 @@ def test_failed_write_leaves_no_output(filesets: dict[str, Path], tmp_path: Path
 # --------------------------------------------------------------------------- duplicates
 
 
-def test_duplicates_reported(filesets: dict[str, Path]) -> None:
+def test_duplicates_reported(filesets: dict[str, Path], tmp_path: Path) -> None:
     fs = open_plink(filesets["tiny"])
     report = compute_qc(fs, NO_FILTERS).duplicates
     # tiny: snp1/snp2 share 1:1010 (alleles differ); snp3/snp4 share 1:1030 with alleles swapped
     assert set(report.by_position["ID"]) == {"snp1", "snp2", "snp3", "snp4"}
     assert list(report.by_position_alleles["ID"]) == ["snp3", "snp4"]
     assert report.by_id.empty
+    run_qc(fs, tmp_path, NO_FILTERS)
+    written = pd.read_csv(tmp_path / "duplicates.tsv", sep="\t", dtype=str)
+    assert list(written.columns) == ["KIND", "KEY", "ID", "INDEX"]
+    assert list(written.loc[written["KIND"] == "position_alleles", "KEY"]) == ["1:1030:A:C"] * 2
+    assert (written["KIND"] == "position").sum() == 4
     variants = pd.DataFrame(
         {
             "chrom": ["1", "1", "1", "2", "2"],
