@@ -23,6 +23,17 @@ log = logging.getLogger("genopt")
 EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 2
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show an option's default where it has a meaningful one and the help does not say it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or "default" in text or action.required:
+            return text
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors reported as user errors (exit 1, one line)."""
 
@@ -34,9 +45,22 @@ def _defaults(cls: type) -> dict[str, Any]:
     return {f.name: getattr(cls(), f.name) for f in fields(cls)}
 
 
+_UNSET = object()
+
+
+def _threshold(text: str) -> float | None:
+    """A filter threshold: a number, or ``off`` to disable the filter."""
+    if text.lower() == "off":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', got {text!r}") from None
+
+
 def _override(config: Any, args: argparse.Namespace, names: Sequence[str]) -> Any:
-    """Replace config fields by the command-line values that were given."""
-    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    """Replace config fields by the command-line values that were given ('off' gives None)."""
+    given = {n: getattr(args, n) for n in names if getattr(args, n, _UNSET) is not _UNSET}
     return replace(config, **given)
 
 
@@ -49,6 +73,7 @@ def _cmd_qc(args: argparse.Namespace) -> None:
     from genopt.qc import run_qc
 
     config = _override(QCConfig(), args, ["maf", "geno", "mind", "hwe"])
+    config = replace(config, hwe_midp=args.hwe_midp or config.hwe_midp, nonfounders=args.nonfounders)
     fileset = open_plink(args.bfile)
     result = run_qc(fileset, Path(args.out), config)
     print(result.summary())
@@ -85,6 +110,38 @@ def _cmd_simulate_bundle(args: argparse.Namespace) -> None:
     print(f"bundled cohorts written to {args.out}")
 
 
+def _cmd_simulate_phenotype(args: argparse.Namespace) -> None:
+    from genopt.config import PhenotypeSimConfig
+    from genopt.io.plink import open_plink
+    from genopt.simulate import apply_truth, read_truth, simulate_phenotype, write_phenotype_files
+
+    names = ["h2", "n_causal", "causal_maf", "prevalence", "sex_effect", "age_effect", "ancestry_effect", "seed"]
+    config = _override(PhenotypeSimConfig(), args, names)
+    fileset = open_plink(args.bfile)
+    if args.truth:
+        sim = apply_truth(fileset, read_truth(args.truth), config)
+    else:
+        sim = simulate_phenotype(fileset, config)
+    written = write_phenotype_files(sim, args.out, truth=not args.truth)
+    print(
+        f"simulated outcome for {fileset.n_samples} people: {int(sim.phenotype_table()['cooperate'].sum())} cooperate; "
+        f"realised liability-scale h2 {sim.realised_h2:.3f}; wrote {', '.join(str(p) for p in written)}"
+    )
+
+
+def _cmd_simulate_recombine(args: argparse.Namespace) -> None:
+    from genopt.config import RecombineConfig
+    from genopt.io.plink import open_plink
+    from genopt.simulate import read_population_labels, recombine, write_recombined
+
+    config = _override(RecombineConfig(), args, ["n_samples", "segment_cm", "seed"])
+    fileset = open_plink(args.bfile)
+    labels = read_population_labels(args.populations) if args.populations else None
+    g, variants, samples, provenance = recombine(fileset, config, populations=labels, prefix=args.id_prefix)
+    written = write_recombined(args.out, g, variants, samples, provenance)
+    print(f"{len(samples)} recombined people x {len(variants)} variants: {', '.join(str(p) for p in written)}")
+
+
 def _cmd_run(args: argparse.Namespace) -> None:
     from genopt.pipeline import run_foundation
 
@@ -93,6 +150,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- parser
+
+
+def _cmd_help(args: argparse.Namespace) -> None:
+    raise GenoptError(f"'genopt {args.command}' needs a subcommand; see genopt {args.command} --help")
 
 
 def _add_bfile(p: argparse.ArgumentParser) -> None:
@@ -107,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="genopt",
         description="Genotype-to-phenotype variant selection with honest replication on held-out cohorts.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"genopt {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
@@ -115,17 +176,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, func: Callable[[argparse.Namespace], None], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter)
         p.set_defaults(func=func)
         return p
 
     p = command("qc", _cmd_qc, "variant and sample QC with PLINK's --maf/--geno/--mind/--hwe meanings")
     _add_bfile(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--maf", type=float, help=f"drop variants with minor allele frequency < X (default {qc_defaults['maf']})")
-    p.add_argument("--geno", type=float, help=f"drop variants with missing-call rate > X (default {qc_defaults['geno']})")
-    p.add_argument("--mind", type=float, help=f"drop samples with missing-call rate > X (default {qc_defaults['mind']})")
-    p.add_argument("--hwe", type=float, help=f"drop variants with HWE exact p < X (default {qc_defaults['hwe']})")
+    for flag, meaning in (
+        ("maf", "drop variants with minor allele frequency < X"),
+        ("geno", "drop variants with missing-call rate > X"),
+        ("mind", "drop samples with missing-call rate > X"),
+        ("hwe", "drop variants with Hardy-Weinberg exact p < X"),
+    ):
+        p.add_argument(
+            f"--{flag}",
+            type=_threshold,
+            metavar="X",
+            default=argparse.SUPPRESS,
+            help=f"{meaning}; 'off' disables (default {qc_defaults[flag]})",
+        )
+    p.add_argument("--hwe-midp", action="store_true", help="use the mid-p Hardy-Weinberg test (PLINK's --hwe midp)")
+    p.add_argument("--nonfounders", action="store_true", help="count non-founders in frequencies and HWE")
 
     p = command("pca", _cmd_pca, "LD-pruned PCA of one cohort, optionally projecting another onto its axes")
     _add_bfile(p)
@@ -138,13 +210,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prefix_b", metavar="PREFIX_B")
     p.add_argument("--out", required=True, metavar="FILE.tsv", help="pairs table (IID_A IID_B KINSHIP RELATION)")
 
-    p = command("simulate", lambda a: None, "simulate outcomes and cohorts with a known truth")
-    sim = p.add_subparsers(dest="sim_command", metavar="WHAT", required=True, parser_class=_Parser)
-    b = sim.add_parser("bundle", help="regenerate the bundled cohorts in data/ from ../shared/data")
-    b.set_defaults(func=_cmd_simulate_bundle)
-    b.add_argument("--shared", required=True, metavar="DIR", help="the shared data folder (hapmap3/, kg1/)")
-    b.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    b.add_argument("--seed", type=int, default=1, help="random seed")
+    p = command("simulate", _cmd_help, "simulate outcomes and cohorts with a known truth")
+    sim = p.add_subparsers(dest="sim_command", metavar="WHAT", parser_class=_Parser)
+
+    def subcommand(name: str, func: Callable[[argparse.Namespace], None], help: str) -> argparse.ArgumentParser:
+        q = sim.add_parser(name, help=help, description=help, formatter_class=_Formatter)
+        q.set_defaults(func=func)
+        return q
+
+    from genopt.config import PhenotypeSimConfig, RecombineConfig
+
+    ph, rc = PhenotypeSimConfig(), RecombineConfig()
+    q = subcommand("phenotype", _cmd_simulate_phenotype, "a cooperate/defect outcome under a liability-threshold model")
+    _add_bfile(q)
+    q.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.pheno.tsv, .covar.tsv, .truth.tsv")
+    q.add_argument("--truth", metavar="FILE", help="apply this truth (causal variants, effects) instead of drawing one")
+    q.add_argument("--h2", type=float, default=ph.h2, help="liability-scale heritability")
+    q.add_argument("--n-causal", dest="n_causal", type=int, default=ph.n_causal, help="number of causal variants")
+    q.add_argument("--causal-maf", dest="causal_maf", type=float, default=ph.causal_maf, help="minimum causal MAF")
+    q.add_argument("--prevalence", type=float, default=ph.prevalence, help="proportion who cooperate")
+    q.add_argument("--sex-effect", dest="sex_effect", type=float, default=ph.sex_effect, help="liability SD, F vs M")
+    q.add_argument("--age-effect", dest="age_effect", type=float, default=ph.age_effect, help="liability SD per age SD")
+    q.add_argument(
+        "--ancestry-effect",
+        dest="ancestry_effect",
+        type=float,
+        default=ph.ancestry_effect,
+        help="liability variance explained by ancestry (PC1), a confounder",
+    )
+    q.add_argument("--seed", type=int, default=ph.seed, help="random seed")
+
+    q = subcommand("recombine", _cmd_simulate_recombine, "new people as mosaics of reference genotype segments")
+    _add_bfile(q)
+    q.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.bed/.bim/.fam and provenance tables")
+    q.add_argument("--n", dest="n_samples", type=int, default=rc.n_samples, help="number of new people")
+    q.add_argument("--segment-cm", dest="segment_cm", type=float, default=rc.segment_cm, help="mean segment length")
+    q.add_argument("--populations", metavar="FILE", help="FID IID population table: donors from one population each")
+    q.add_argument("--id-prefix", default="sim", help="prefix of the new people's IDs")
+    q.add_argument("--seed", type=int, default=rc.seed, help="random seed")
+
+    q = subcommand("bundle", _cmd_simulate_bundle, "regenerate the bundled cohorts in data/ from ../shared/data")
+    q.add_argument("--shared", required=True, metavar="DIR", help="the shared data folder (hapmap3/, kg1/)")
+    q.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    q.add_argument("--seed", type=int, default=2026, help="random seed (2026 made the bundled data)")
 
     p = command("run", _cmd_run, "run a whole workflow described by a TOML config")
     p.add_argument("config", metavar="CONFIG.toml")

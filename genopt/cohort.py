@@ -17,7 +17,7 @@ Samples are matched on the exact (FID, IID) pair, as PLINK matches them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +299,34 @@ class Cohort:
         """
         return self.fileset.iter_variant_chunks(chunk_size, samples=self.sample_idx, variants=variants)
 
+    def subset(self, keep: npt.ArrayLike, reason: str) -> Cohort:
+        """The cohort restricted to some of its samples, the others counted as dropped for ``reason``.
+
+        Parameters
+        ----------
+        keep
+            Bool mask over the cohort's rows (length :attr:`n`).
+        reason
+            Why the others are dropped (e.g. ``"failed sample QC"``); added to
+            :attr:`dropped` and :attr:`dropped_samples`.
+        """
+        mask = np.asarray(keep, dtype=bool)
+        if mask.shape != (self.n,):
+            raise ValueError(f"keep mask has shape {mask.shape}, expected ({self.n},)")
+        if not mask.any():
+            raise GenoptError(f"no samples left in {self.fileset.prefix} after dropping {self.n} for {reason!r}")
+        gone = self.fileset.samples.iloc[self.sample_idx[~mask]][["fid", "iid"]].assign(reason=reason)
+        dropped = dict(self.dropped)
+        dropped[reason] = dropped.get(reason, 0) + int((~mask).sum())
+        return replace(
+            self,
+            sample_idx=self.sample_idx[mask],
+            y=self.y[mask],
+            covariates=self.covariates.iloc[np.flatnonzero(mask)],
+            dropped=dropped,
+            dropped_samples=pd.concat([self.dropped_samples, gone], ignore_index=True),
+        )
+
     def summary(self) -> dict[str, Any]:
         """Counts for logs, manifests and reports (JSON-ready)."""
         return {
@@ -321,7 +349,7 @@ class Cohort:
 
     def describe(self) -> str:
         """A few lines for the terminal: sizes, outcome counts, drops."""
-        drops = ", ".join(f"{self.dropped[r]} {r}" for r in DROP_REASONS)
+        drops = ", ".join(f"{count} {reason}" for reason, count in self.dropped.items())
         lines = [
             f"cohort {self.fileset.prefix}: {self.n} of {self.fileset.n_samples} samples kept "
             f"({self.n_cases} cooperate, {self.n_controls} defect), {self.fileset.n_variants} variants; "

@@ -243,6 +243,14 @@ class CohortSpec:
         Covariate table (``FID IID`` header), or None.
     covar_names
         Covariate columns to use; empty uses all.
+    categorical
+        Covariate columns to one-hot encode (first level dropped); columns
+        with no numeric value are encoded without being named here.
+    pheno_coding
+        ``"auto"`` (detected from the values and reported), ``"01"`` or ``"12"``.
+    allow_ungenotyped
+        Count phenotype rows whose ID is not in the .fam as "not genotyped"
+        (true) or refuse them (false).
     """
 
     name: str = ""
@@ -251,6 +259,9 @@ class CohortSpec:
     pheno_name: str | None = None
     covar: str | None = None
     covar_names: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    pheno_coding: str = "auto"
+    allow_ungenotyped: bool = True
 
 
 @dataclass(frozen=True)
@@ -284,6 +295,8 @@ class RunConfig:
 
 
 T = TypeVar("T")
+#: How a switched-off optional setting is written in TOML (which has no null).
+OFF = "off"
 
 
 def from_dict(cls: type[T], data: dict[str, Any], source: str = "<config>", section: str = "") -> T:
@@ -312,12 +325,12 @@ def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
                 return _coerce(arg, value, source, name)
             except GenoptError:
                 continue
-        names = " or ".join(getattr(a, "__name__", str(a)) for a in args if a is not type(None))
+        names = " or ".join(getattr(a, "__name__", str(a)) if a is not type(None) else repr(OFF) for a in args)
         raise GenoptError(f"key {name!r} must be {names}, got {value!r}", source)
     if hint is type(None):
-        if value is None:
+        if value is None or value == OFF:
             return None
-        raise GenoptError(f"key {name!r} must be empty", source)
+        raise GenoptError(f"key {name!r} must be {OFF!r}", source)
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if hint in (int, str, bool) and type(value) is hint:
@@ -342,16 +355,27 @@ def load_config(cls: type[T], path: str | Path) -> T:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A config dataclass as a TOML-ready dict (None values left out)."""
+    """A config dataclass as a TOML-ready dict.
 
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if v is not None}
-        if isinstance(value, tuple | list):
-            return [clean(v) for v in value]
-        return value
-
-    return typing.cast(dict[str, Any], clean(dataclasses.asdict(config)))
+    TOML has no null: a setting that is None where its default is None is left
+    out, and one that is None where the default is a value (a filter switched
+    off, e.g. ``hwe``) is written as ``"off"``, which :func:`from_dict` reads
+    back as None.
+    """
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        elif isinstance(value, tuple | list):
+            out[f.name] = [to_dict(v) if dataclasses.is_dataclass(v) else v for v in value]
+        elif value is None:
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if default is not None:
+                out[f.name] = OFF
+        else:
+            out[f.name] = value
+    return out
 
 
 def dump_config(config: Any) -> str:

@@ -15,11 +15,10 @@ def test_round_trip_preserves_every_field() -> None:
     config = RunConfig(seed=7, qc=QCConfig(maf=0.05, hwe=None))
     text = dump_config(config)
     again = from_dict(RunConfig, tomllib.loads(text))
-    # hwe=None is left out of TOML and comes back as the default: None is only
-    # expressible by omission when the default is None.
     assert again.seed == 7
     assert again.qc.maf == 0.05
-    assert again.pca == config.pca
+    assert again.qc.hwe is None
+    assert again == config
 
 
 def test_nested_cohorts_parse(tmp_path: Path) -> None:
@@ -55,3 +54,13 @@ def test_bad_configs_name_the_key_and_file(tmp_path: Path, text: str, needle: st
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(GenoptError, match="config file not found"):
         load_config(RunConfig, tmp_path / "absent.toml")
+
+
+def test_switched_off_filter_survives_round_trip(tmp_path: Path) -> None:
+    config = RunConfig(qc=QCConfig(hwe=None, maf=0.02))
+    path = tmp_path / "c.toml"
+    path.write_text(dump_config(config))
+    assert 'hwe = "off"' in path.read_text()
+    again = load_config(RunConfig, path)
+    assert again.qc.hwe is None and again.qc.maf == 0.02
+    assert again == config

@@ -1,0 +1,307 @@
+"""The only place that knows the whole flow; driven by a :class:`~genopt.config.RunConfig`.
+
+So far the flow runs up to the point where the search will start: load and
+align cohorts, QC each cohort, harmonise held-out cohorts to the discovery
+alleles, check sample overlap, fit ancestry axes on discovery and project the
+held-out cohorts onto them, and summarise the (simulated) outcome. Nothing
+fitted or chosen here sees a held-out cohort: QC thresholds are the config's,
+the PCA is fitted on discovery only, and held-out cohorts are only projected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from genopt import __version__
+from genopt.cohort import Cohort
+from genopt.config import CohortSpec, RunConfig, dump_config, load_config, to_dict
+from genopt.errors import GenoptError
+from genopt.harmonise import harmonise
+from genopt.io.atomic import write_text, write_tsv
+from genopt.qc import compute_qc
+from genopt.relatedness import find_overlap, write_overlap
+from genopt.simulate import read_truth
+from genopt.structure import fit_pca, pca_variants
+
+log = logging.getLogger("genopt")
+
+
+@dataclass
+class _Timer:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        log.info("- %s", name)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def _resolve(spec: CohortSpec, base: Path) -> CohortSpec:
+    """Make a cohort's paths absolute relative to the config file's folder."""
+
+    def absolute(p: str | None) -> str | None:
+        return None if p is None else str((base / p).resolve())
+
+    if not spec.name or not spec.bfile:
+        raise GenoptError("every cohort needs a name and a bfile")
+    return replace(spec, bfile=absolute(spec.bfile) or "", pheno=absolute(spec.pheno), covar=absolute(spec.covar))
+
+
+def _load_cohort(spec: CohortSpec) -> Cohort:
+    return Cohort.from_files(
+        spec.bfile,
+        pheno=spec.pheno,
+        pheno_name=spec.pheno_name,
+        covar=spec.covar,
+        covar_names=list(spec.covar_names) or None,
+        categorical=spec.categorical,
+        pheno_coding=spec.pheno_coding,
+        allow_ungenotyped=spec.allow_ungenotyped,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _input_files(specs: list[CohortSpec], truth: str | None) -> list[Path]:
+    files: list[Path] = []
+    for spec in specs:
+        files += [Path(spec.bfile + ext) for ext in (".bed", ".bim", ".fam")]
+        files += [Path(p) for p in (spec.pheno, spec.covar) if p]
+    if truth:
+        files.append(Path(truth))
+    return files
+
+
+def _versions() -> dict[str, str]:
+    out = {"genopt": __version__, "python": platform.python_version()}
+    for name in ("numpy", "pandas", "scipy", "scikit-learn", "statsmodels", "pandas-plink", "pygad"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _outcome_summary(cohort: Cohort) -> dict[str, Any]:
+    y = cohort.y
+    summary: dict[str, Any] = {
+        "n_samples": int(y.size),
+        "n_cooperate": int((y == 1).sum()),
+        "n_defect": int((y == 0).sum()),
+        "samples_dropped": {k: int(v) for k, v in cohort.dropped.items()},
+    }
+    for name in cohort.covariates.columns:
+        values = cohort.covariates[name].to_numpy(dtype=float)
+        summary.setdefault("covariates", {})[name] = {"mean": float(values.mean()), "sd": float(values.std())}
+    return summary
+
+
+def _oracle_auc(cohort: Cohort, truth: pd.DataFrame) -> dict[str, Any]:
+    """AUC of the true genetic score (simulation truth), the ceiling a perfect variant list reaches."""
+    ids = pd.Index(cohort.fileset.variants["id"])
+    pos = ids.get_indexer(truth["rsid"])
+    found = pos >= 0
+    a1 = cohort.fileset.variants["a1"].to_numpy()[pos[found]]
+    beta = truth["beta"].to_numpy(dtype=float)[found]
+    beta = np.where(a1 == truth["effect_allele"].to_numpy()[found], beta, -beta)
+    g = cohort.genotypes(variants=pos[found]).astype(np.float64)
+    g = np.where(np.isnan(g), np.nanmean(g, axis=0), g)
+    score = g @ beta
+    return {
+        "n_causal_found": int(found.sum()),
+        "n_causal": len(truth),
+        "auc_true_genetic_score": float(roc_auc_score(cohort.y, score)),
+        "how": "AUC of sum(beta * A1 count) over the simulation's causal variants with their true effects; "
+        "uses the simulation truth, so it is the ceiling for a genetic score, not an estimate of any method",
+    }
+
+
+def run_foundation(config_path: Path, out: Path | None = None) -> Path:
+    """Run the foundation flow described by a TOML config; return the path of ``summary.md``.
+
+    Writes into the run directory: ``config.toml`` (resolved), ``manifest.json``
+    (seed, input sha256, versions, step timings), ``qc/<cohort>/`` tables,
+    ``pca/`` (discovery eigenvectors, projected held-out coordinates),
+    ``harmonise/<cohort>.drops.tsv``, ``overlap/<cohort>.tsv``,
+    ``summary.json`` and ``summary.md``.
+    """
+    config_path = Path(config_path)
+    config = load_config(RunConfig, config_path)
+    base = config_path.resolve().parent
+    run_dir = (Path(out) if out is not None else base / config.out).resolve()
+    discovery = _resolve(config.discovery, base)
+    heldout = [_resolve(spec, base) for spec in config.heldout]
+    names = [discovery.name] + [s.name for s in heldout]
+    if len(set(names)) != len(names):
+        raise GenoptError(f"cohort names must be unique, got {names}", config_path)
+    truth_path = str((base / config.truth).resolve()) if config.truth else None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timer = _Timer()
+    started = datetime.now(UTC)
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "seed": config.seed, "cohorts": {}}
+
+    with timer.step("load cohorts"):
+        cohorts = {spec.name: _load_cohort(spec) for spec in [discovery, *heldout]}
+
+    qc_results = {}
+    with timer.step("QC"):
+        for name, cohort in list(cohorts.items()):
+            # Each cohort's QC sees only its own genotypes (no phenotype): it is
+            # not fitted to anything a held-out cohort is judged on.
+            qc = compute_qc(cohort.fileset, config.qc, samples=cohort.sample_idx)
+            qc.write(run_dir / "qc" / name)
+            qc_results[name] = qc
+            cohorts[name] = cohort.subset(np.isin(cohort.sample_idx, qc.kept_sample_idx), "failed sample QC")
+            summary["cohorts"][name] = {"outcome": _outcome_summary(cohorts[name]), "qc": qc.counts()}
+    disc = cohorts[discovery.name]
+    disc_qc = qc_results[discovery.name]
+    disc_pass = disc_qc.variant_pass
+
+    with timer.step("harmonise and overlap"):
+        for spec in heldout:
+            cohort = cohorts[spec.name]
+            h = harmonise(
+                disc.fileset.variants[disc_pass].reset_index(drop=True),
+                cohort.fileset.variants,
+                ref_freq=disc_qc.a1_freq[disc_pass],
+                other_freq=qc_results[spec.name].a1_freq,
+                config=config.harmonise,
+            )
+            write_tsv(run_dir / "harmonise" / f"{spec.name}.drops.tsv", h.drops)
+            overlap = find_overlap(disc.fileset, cohort.fileset, config.overlap)
+            write_overlap(overlap, run_dir / "overlap" / f"{spec.name}.tsv")
+            summary["cohorts"][spec.name]["harmonisation"] = h.counts()
+            summary["cohorts"][spec.name]["overlap_with_discovery"] = overlap.counts()
+
+    with timer.step("PCA on discovery, projection of held-out cohorts"):
+        keep = pca_variants(disc.fileset, config.pca, samples=disc.sample_idx, variants=disc_pass)
+        model = fit_pca(disc.fileset, config.pca, samples=disc.sample_idx, variants=keep)
+        model.save(run_dir / "pca" / "model.json")
+        for name, cohort in cohorts.items():
+            projection = model.transform(cohort)
+            write_tsv(run_dir / "pca" / f"{name}.eigenvec.tsv", projection.as_frame(), float_format="%.8g")
+            r_pc1 = float(np.corrcoef(projection.scores[:, 0], cohort.y)[0, 1])
+            summary["cohorts"][name]["pc1_outcome_correlation"] = r_pc1
+        summary["pca"] = {
+            "n_variants": model.n_variants,
+            "n_pcs": model.n_pcs,
+            "fitted_on": discovery.name,
+            "how": f"MAF >= {config.pca.maf} among discovery's QC-passed variants, LD-pruned "
+            f"(--indep-pairwise {config.pca.prune.window}{'kb' if config.pca.prune.window_kb else ''} "
+            f"{config.pca.prune.step} {config.pca.prune.r2}), standardised, mean-imputed; "
+            "held-out cohorts are projected with the discovery loadings",
+        }
+
+    if truth_path:
+        with timer.step("simulation truth"):
+            truth = read_truth(truth_path)
+            for name, cohort in cohorts.items():
+                summary["cohorts"][name]["oracle"] = _oracle_auc(cohort, truth)
+
+    summary["timings_seconds"] = timer.seconds
+    write_text(run_dir / "config.toml", dump_config(config))
+    manifest = {
+        "genopt_version": __version__,
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "host": platform.node(),
+        "seed": config.seed,
+        "config": to_dict(config),
+        "inputs": {str(p): _sha256(p) for p in _input_files([discovery, *heldout], truth_path)},
+        "versions": _versions(),
+        "timings_seconds": timer.seconds,
+    }
+    write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2))
+    write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    report = run_dir / "summary.md"
+    write_text(report, render_summary(summary))
+    return report
+
+
+def _drops_text(counts: dict[str, int]) -> str:
+    parts = [f"{n} {reason}" for reason, n in counts.items() if n]
+    return ", ".join(parts) if parts else "none"
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """A plain-language Markdown summary of a foundation run, saying how each number was computed."""
+    lines = [
+        "# genopt run summary",
+        "",
+        f"Run directory: `{summary['run_dir']}`; seed {summary['seed']}. "
+        "Numbers below come from `summary.json` in the same folder; every table they rest on is in "
+        "`qc/`, `pca/`, `harmonise/` and `overlap/`.",
+        "",
+    ]
+    if "pca" in summary:
+        p = summary["pca"]
+        lines += [
+            f"Ancestry axes: {p['n_pcs']} PCs from {p['n_variants']} variants of `{p['fitted_on']}` ({p['how']}).",
+            "",
+        ]
+    for name, c in summary["cohorts"].items():
+        o, q = c["outcome"], c["qc"]
+        lines += [
+            f"## {name}",
+            "",
+            f"- **People**: {o['n_samples']} analysed ({o['n_cooperate']} cooperate, {o['n_defect']} defect); "
+            f"dropped: {_drops_text(o['samples_dropped'])}.",
+            f"- **QC** (each cohort on its own genotypes, PLINK's --geno/--hwe/--maf/--mind meanings): "
+            f"{q['variants_pass']} of {q['variants']} variants pass "
+            f"({q['removed_variants_geno']} removed by missing rate, {q['removed_variants_hwe']} by HWE, "
+            f"{q['removed_variants_maf']} by MAF; {q['monomorphic']} monomorphic; "
+            f"{q['duplicate_id_variants']} with duplicate IDs); {q['samples_pass']} of {q['samples']} people pass "
+            "the sample missing-rate filter.",
+            f"- **Ancestry and outcome**: Pearson correlation of PC1 with the outcome {c['pc1_outcome_correlation']:+.3f} "
+            "(PC1 from the discovery fit; projected for held-out cohorts). A non-zero value means ancestry "
+            "confounds a test that leaves PCs out.",
+        ]
+        if "harmonisation" in c:
+            h = c["harmonisation"]
+            kept = sum(h[k] for k in ("as-is", "swapped", "strand-flipped", "strand-flipped+swapped"))
+            dropped = {
+                k: v for k, v in h.items() if k not in ("as-is", "swapped", "strand-flipped", "strand-flipped+swapped")
+            }
+            lines.append(
+                f"- **Harmonisation** to the discovery A1 alleles (discovery QC-passed variants): {kept} matched "
+                f"({h['as-is']} as-is, {h['swapped']} swapped, {h['strand-flipped'] + h['strand-flipped+swapped']} "
+                f"strand-flipped); dropped: {_drops_text(dropped)}."
+            )
+            ov = c["overlap_with_discovery"]
+            lines.append(
+                f"- **Overlap with discovery** (shared IDs, and KING-robust kinship on shared common variants): "
+                f"{ov['shared IID']} shared IIDs; {ov['duplicate']} duplicate, {ov['first-degree']} first-degree and "
+                f"{ov['second-degree']} second-degree pairs."
+            )
+        if "oracle" in c:
+            orc = c["oracle"]
+            lines.append(
+                f"- **True genetic score** (simulation only): AUC {orc['auc_true_genetic_score']:.3f} with "
+                f"{orc['n_causal_found']} of {orc['n_causal']} causal variants present. {orc['how']}."
+            )
+        lines.append("")
+    lines += ["## Timings (seconds)", "", *(f"- {k}: {v}" for k, v in summary["timings_seconds"].items()), ""]
+    return "\n".join(lines)
