@@ -1,0 +1,95 @@
+"""The foundation run on the bundled data: every step's output exists and says what it should."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from genopt.errors import GenoptError
+from genopt.pipeline import run_foundation
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    report = run_foundation(REPO / "workflows" / "demo.toml", out=out)
+    assert report == out / "summary.md"
+    return out
+
+
+def test_summary_counts_match_the_inputs(demo_run: Path) -> None:
+    summary = json.loads((demo_run / "summary.json").read_text())
+    assert list(summary["cohorts"]) == ["discovery", "heldout_a", "heldout_b"]
+    for name, cohort in summary["cohorts"].items():
+        pheno = pd.read_csv(REPO / "data" / f"{name}.pheno.tsv", sep="\t")
+        assert cohort["outcome"]["n_samples"] == len(pheno)
+        assert cohort["outcome"]["n_cooperate"] == int(pheno["cooperate"].sum())
+        # The demo switches HWE off: only MAF/missingness can remove variants.
+        assert cohort["qc"]["removed_variants_hwe"] == 0
+        assert 0.8 < cohort["oracle"]["auc_true_genetic_score"] < 0.95
+    # Disjoint donor pools: no person of a held-out cohort is in discovery.
+    for name in ("heldout_a", "heldout_b"):
+        overlap = summary["cohorts"][name]["overlap_with_discovery"]
+        assert overlap["duplicate"] == 0 and overlap["shared IID"] == 0
+        assert summary["cohorts"][name]["harmonisation"]["as-is"] > 10_000
+
+
+def test_pca_fitted_on_discovery_and_projected(demo_run: Path) -> None:
+    disc = pd.read_csv(demo_run / "pca" / "discovery.eigenvec.tsv", sep="\t")
+    held = pd.read_csv(demo_run / "pca" / "heldout_b.eigenvec.tsv", sep="\t")
+    assert len(disc) == 4000 and len(held) == 2000
+    assert {"PC1", "PC10"} <= set(disc.columns)
+    model = json.loads((demo_run / "pca" / "model.json").read_text())
+    # The model's samples are discovery people only.
+    assert "D1" in json.dumps(model) and '"B1"' not in json.dumps(model)
+
+
+def test_manifest_hashes_inputs(demo_run: Path) -> None:
+    manifest = json.loads((demo_run / "manifest.json").read_text())
+    bed = str((REPO / "data" / "discovery.bed").resolve())
+    assert manifest["inputs"][bed] == hashlib.sha256(Path(bed).read_bytes()).hexdigest()
+    assert manifest["seed"] == 2026
+    assert set(manifest["timings_seconds"]) >= {"QC", "harmonise and overlap"}
+    summary_md = (demo_run / "summary.md").read_text()
+    assert "cooperate" in summary_md and "AUC" in summary_md
+
+
+def _cohort_toml(table: str, name: str, bfile: Path, data_name: str) -> str:
+    data = REPO / "data"
+    return (
+        f'[{table}]\nname = "{name}"\nbfile = "{bfile}"\npheno = "{data / data_name}.pheno.tsv"\n'
+        f'covar = "{data / data_name}.covar.tsv"\n'
+    )
+
+
+def test_overlapping_heldout_is_reported(tmp_path: Path) -> None:
+    """A held-out cohort that is a copy of discovery people is flagged as duplicates."""
+    for ext in (".bed", ".bim", ".fam"):
+        shutil.copy(REPO / "data" / f"discovery{ext}", tmp_path / f"copy{ext}")
+    path = tmp_path / "overlap.toml"
+    path.write_text(
+        'seed = 1\n[qc]\nhwe = "off"\n'
+        + _cohort_toml("discovery", "discovery", REPO / "data" / "discovery", "discovery")
+        + _cohort_toml("[heldout]", "copy", tmp_path / "copy", "discovery")
+    )
+    run_foundation(path, out=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    overlap = summary["cohorts"]["copy"]["overlap_with_discovery"]
+    assert overlap["shared IID"] == 4000
+    assert overlap["duplicate"] == 4000
+    assert "4000 duplicate" in (tmp_path / "run" / "summary.md").read_text()
+
+
+def test_duplicate_cohort_names_are_refused(tmp_path: Path) -> None:
+    config = (REPO / "workflows" / "demo.toml").read_text().replace('name = "heldout_b"', 'name = "heldout_a"')
+    path = tmp_path / "dup.toml"
+    path.write_text(config.replace("../data/", str(REPO / "data") + "/"))
+    with pytest.raises(GenoptError, match="cohort names must be unique"):
+        run_foundation(path, out=tmp_path / "run")
