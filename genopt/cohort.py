@@ -91,7 +91,7 @@ class Cohort:
         fileset: PlinkFileset,
         phenotype: Phenotype,
         covariates: Covariates | None = None,
-        allow_ungenotyped: bool = True,
+        allow_ungenotyped: bool = False,
     ) -> Cohort:
         """Align a fileset with a phenotype and (optionally) covariates.
 
@@ -105,9 +105,11 @@ class Cohort:
         covariates
             Covariates indexed by (fid, iid), or None.
         allow_ungenotyped
-            If True (default), phenotype IDs absent from the .fam are counted
-            as ``"not genotyped"``; if False they are an error naming the
-            first few IDs and the phenotype file. Covariate IDs absent from
+            If False (default), phenotype IDs absent from the .fam are an
+            error naming the first few IDs and the phenotype file (an ID
+            mismatch should never pass silently); if True they are counted as
+            ``"not genotyped"`` (for phenotype files that describe a larger
+            study than the genotyped people). Covariate IDs absent from
             the .fam are always only counted (covariate files often describe a
             larger study).
 
@@ -152,7 +154,8 @@ class Cohort:
         if pheno_absent.any() and not allow_ungenotyped:
             ids = _ids(pheno.index[pheno_absent])
             raise GenoptError(
-                f"{int(pheno_absent.sum())} phenotype IDs (FID/IID) are not in {fam_path}: {_examples(ids)}",
+                f"{int(pheno_absent.sum())} phenotype IDs (FID/IID) are not in {fam_path}: {_examples(ids)} "
+                "(set allow_ungenotyped = true for the cohort to count them as not genotyped)",
                 phenotype.path,
             )
         absent = pheno.index[pheno_absent]
@@ -206,7 +209,7 @@ class Cohort:
         covar_names: Sequence[str] | None = None,
         categorical: Sequence[str] = (),
         pheno_coding: str = "auto",
-        allow_ungenotyped: bool = True,
+        allow_ungenotyped: bool = False,
     ) -> Cohort:
         """Open a fileset, read the phenotype and covariates, and align them.
 

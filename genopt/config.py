@@ -249,8 +249,9 @@ class CohortSpec:
     pheno_coding
         ``"auto"`` (detected from the values and reported), ``"01"`` or ``"12"``.
     allow_ungenotyped
-        Count phenotype rows whose ID is not in the .fam as "not genotyped"
-        (true) or refuse them (false).
+        Refuse phenotype rows whose ID is not in the .fam (false, the
+        default: an ID mismatch must not pass silently) or count them as
+        "not genotyped" (true).
     """
 
     name: str = ""
@@ -261,7 +262,7 @@ class CohortSpec:
     covar_names: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     pheno_coding: str = "auto"
-    allow_ungenotyped: bool = True
+    allow_ungenotyped: bool = False
 
 
 @dataclass(frozen=True)

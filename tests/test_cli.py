@@ -124,3 +124,54 @@ def test_missing_fileset(tmp_path: Path) -> None:
     proc = _run_cli("qc", "--bfile", str(tmp_path / "absent"), "--out", str(tmp_path / "o"))
     assert proc.returncode == EXIT_USER
     assert "absent.bim" in proc.stderr and "not found" in proc.stderr
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _write_run_config(tmp_path: Path, pheno: Path, covar: Path) -> Path:
+    data = REPO / "data"
+    path = tmp_path / "run.toml"
+    path.write_text(
+        f'out = "{tmp_path / "run"}"\n[discovery]\nname = "d"\nbfile = "{data / "heldout_a"}"\n'
+        f'pheno = "{pheno}"\ncovar = "{covar}"\n'
+    )
+    return path
+
+
+def _edit_table(src: Path, dst: Path, line: int, column: int, value: str) -> Path:
+    lines = src.read_text().splitlines()
+    fields = lines[line - 1].split("\t")
+    fields[column] = value
+    lines[line - 1] = "\t".join(fields)
+    dst.write_text("\n".join(lines) + "\n")
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "column", "value", "needles"),
+    [
+        ("pheno", 7, 2, "3", ["pheno.tsv, line 7", "'3'"]),
+        ("covar", 12, 3, "forty", ["covar.tsv, line 12", "'forty'", "age"]),
+        ("pheno", 9, 1, "NOBODY", ["pheno.tsv", "not in", "NOBODY"]),
+        ("pheno", 9, 1, "A5", ["pheno.tsv", "A5"]),  # a duplicate ID (A5 is on line 6)
+    ],
+)
+def test_bad_tables_through_run(
+    tmp_path: Path, table: str, line: int, column: int, value: str, needles: list[str]
+) -> None:
+    data = REPO / "data"
+    pheno, covar = data / "heldout_a.pheno.tsv", data / "heldout_a.covar.tsv"
+    if table == "pheno":
+        pheno = _edit_table(pheno, tmp_path / "bad.pheno.tsv", line, column, value)
+        if column == 1:  # keep FID = IID so only the IID is at fault
+            pheno = _edit_table(pheno, pheno, line, 0, value)
+    else:
+        covar = _edit_table(covar, tmp_path / "bad.covar.tsv", line, column, value)
+    proc = _run_cli("run", str(_write_run_config(tmp_path, pheno, covar)))
+    assert proc.returncode == EXIT_USER, proc.stderr
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err.startswith("genopt: error:") and "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in err
+    assert not (tmp_path / "run" / "summary.json").exists()

@@ -66,7 +66,7 @@ def scenario(tmp_path: Path, hm3_fam: pd.DataFrame) -> dict:
 
 
 def test_alignment_keeps_fam_order_and_counts_drops(hm3_prefix: Path, scenario: dict) -> None:
-    cohort = Cohort.from_files(hm3_prefix, pheno=scenario["pheno"], covar=scenario["covar"])
+    cohort = Cohort.from_files(hm3_prefix, pheno=scenario["pheno"], covar=scenario["covar"], allow_ungenotyped=True)
     keep = scenario["keep"]
     np.testing.assert_array_equal(cohort.sample_idx, keep)
     assert cohort.n == len(keep) == 957 - 200
@@ -97,7 +97,7 @@ def test_alignment_keeps_fam_order_and_counts_drops(hm3_prefix: Path, scenario: 
 
 
 def test_genotypes_are_the_cohort_samples(hm3_prefix: Path, scenario: dict) -> None:
-    cohort = Cohort.from_files(hm3_prefix, pheno=scenario["pheno"], covar=scenario["covar"])
+    cohort = Cohort.from_files(hm3_prefix, pheno=scenario["pheno"], covar=scenario["covar"], allow_ungenotyped=True)
     fs = cohort.fileset
     variants = [5, 17, 2000, 14078]
     g = cohort.genotypes(variants)
@@ -140,7 +140,7 @@ def test_empty_cohort_says_why(tmp_path: Path, hm3_prefix: Path, hm3_fam: pd.Dat
         r"dropped 957 no phenotype, 0 missing covariate, 957 not genotyped\. IDs in the \.fam look like 2431/NA19916.*"
         r"IDs with a phenotype look like 0/NA19916",
     ):
-        Cohort.from_files(hm3_prefix, pheno=path)
+        Cohort.from_files(hm3_prefix, pheno=path, allow_ungenotyped=True)
 
 
 def test_fam_phenotype_when_no_file(hm3_prefix: Path, kg1_prefix: Path) -> None:
