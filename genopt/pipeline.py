@@ -275,7 +275,8 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"{q['removed_variants_maf']} by MAF; {q['monomorphic']} monomorphic; "
             f"{q['duplicate_id_variants']} with duplicate IDs); {q['samples_pass']} of {q['samples']} people pass "
             "the sample missing-rate filter.",
-            f"- **Ancestry and outcome**: Pearson correlation of PC1 with the outcome {c['pc1_outcome_correlation']:+.3f} "
+            "- **Ancestry and outcome**: Pearson correlation of PC1 with the outcome "
+            f"{c['pc1_outcome_correlation']:+.3f} "
             "(PC1 from the discovery fit; projected for held-out cohorts). A non-zero value means ancestry "
             "confounds a test that leaves PCs out.",
         ]
