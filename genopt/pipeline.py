@@ -297,6 +297,11 @@ def render_summary(summary: dict[str, Any]) -> str:
                 f"{ov['shared IID']} shared IIDs; {ov['duplicate']} duplicate, {ov['first-degree']} first-degree and "
                 f"{ov['second-degree']} second-degree pairs."
             )
+            if ov["duplicate"] or ov["first-degree"] or ov["shared IID"]:
+                lines.append(
+                    f"- **Warning**: {name} shares people or close relatives with discovery; replication on it "
+                    "would not be independent. Remove them (see `overlap/` for the pairs) before replicating."
+                )
         if "oracle" in c:
             orc = c["oracle"]
             lines.append(

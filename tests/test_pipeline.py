@@ -84,7 +84,8 @@ def test_overlapping_heldout_is_reported(tmp_path: Path) -> None:
     overlap = summary["cohorts"]["copy"]["overlap_with_discovery"]
     assert overlap["shared IID"] == 4000
     assert overlap["duplicate"] == 4000
-    assert "4000 duplicate" in (tmp_path / "run" / "summary.md").read_text()
+    text = (tmp_path / "run" / "summary.md").read_text()
+    assert "4000 duplicate" in text and "would not be independent" in text
 
 
 def test_duplicate_cohort_names_are_refused(tmp_path: Path) -> None:
