@@ -40,7 +40,7 @@ import pandas as pd
 
 from genopt.config import HarmoniseConfig
 from genopt.errors import GenoptError
-from genopt.io.plink import DEFAULT_CHUNK, PlinkFileset
+from genopt.io.plink import PlinkFileset, allele_frequencies
 
 #: Outcomes of matched variants, in the order they are counted.
 MATCH_STATUSES = ("as-is", "swapped", "strand-flipped", "strand-flipped+swapped")
@@ -366,26 +366,6 @@ def align_genotypes(g_other: npt.ArrayLike, harmonisation: Harmonisation, subset
     return out
 
 
-def a1_frequency(
-    fileset: PlinkFileset, samples: Any = None, chunk_size: int = DEFAULT_CHUNK
-) -> npt.NDArray[np.float64]:
-    """A1 allele frequency of every variant, streamed in chunks of variants.
-
-    Returns
-    -------
-    float64 array, shape ``(n_variants,)``: frequency of the .bim A1 allele
-    among non-missing calls of the selected samples (NaN when all missing).
-    """
-    freq = np.empty(fileset.n_variants, dtype=np.float64)
-    for idx, block in fileset.iter_variant_chunks(chunk_size, samples=samples):
-        obs = block >= 0
-        total = np.where(obs, block, 0).sum(axis=0, dtype=np.int64)
-        n = obs.sum(axis=0, dtype=np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            freq[idx] = np.where(n > 0, total / (2.0 * n), np.nan)
-    return freq
-
-
 def harmonise_filesets(ref: PlinkFileset, other: PlinkFileset, config: HarmoniseConfig | None = None) -> Harmonisation:
-    """:func:`harmonise` two filesets, with A1 frequencies computed from their genotypes."""
-    return harmonise(ref.variants, other.variants, a1_frequency(ref), a1_frequency(other), config)
+    """:func:`harmonise` two filesets, with A1 frequencies (all samples) computed from their genotypes."""
+    return harmonise(ref.variants, other.variants, allele_frequencies(ref)[0], allele_frequencies(other)[0], config)

@@ -52,7 +52,6 @@ Hardy-Weinberg equilibrium. Stat Appl Genet Mol Biol 12:433-448.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +61,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from genopt.config import QCConfig
-from genopt.io.atomic import atomic_paths, write_text, write_tsv
-from genopt.io.plink import BED_MAGIC, DEFAULT_CHUNK, PlinkFileset, encode_bed
+from genopt.io.atomic import write_text, write_tsv
+from genopt.io.plink import DEFAULT_CHUNK, PLINK_FLOAT_FORMAT, PlinkFileset, founder_mask, write_plink
 
 #: PLINK 2's tolerance for threshold comparisons (kSmallEpsilon = 2^-44).
 SMALL_EPSILON = 2.0**-44
@@ -313,15 +312,6 @@ def _count_pass(fileset: PlinkFileset, sample_idx: npt.NDArray[np.intp], founder
     all_counts = counts(tot, n_s)
     founder_counts = all_counts if all_founders else counts(fnd, len(f_idx))
     return _Pass(all_counts, founder_counts, sample_missing)
-
-
-def founder_mask(samples: pd.DataFrame) -> BoolArray:
-    """Founders as PLINK 2 defines them: .fam father and mother both ``0``.
-
-    A sample whose parent is named but absent from the .fam is a nonfounder
-    (checked against plink2 v2.00a3.5).
-    """
-    return np.asarray((samples["father"].astype(str) == "0") & (samples["mother"].astype(str) == "0"), dtype=bool)
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -705,46 +695,23 @@ def validate_qc_config(config: QCConfig) -> None:
 # --------------------------------------------------------------------------- writing
 
 
-def write_filtered(
-    fileset: PlinkFileset,
-    prefix: str | Path,
-    variant_idx: npt.NDArray[np.intp],
-    sample_idx: npt.NDArray[np.intp],
-    chunk_size: int = DEFAULT_CHUNK,
-) -> None:
-    """Write the selected variants and samples as a PLINK 1 fileset, atomically.
-
-    Streams chunks of variants (``write_plink`` needs the whole matrix in
-    memory when given a subset); the .bed bytes are PLINK's (A1 counted,
-    padding bits zero), the .bim/.fam rows are the selected input rows.
-    """
-    stem = str(prefix)
-    targets = [Path(stem + ext) for ext in (".bed", ".bim", ".fam")]
-    variant_idx = np.asarray(variant_idx, dtype=np.intp)
-    sample_idx = np.asarray(sample_idx, dtype=np.intp)
-    with atomic_paths(targets) as (bed_tmp, bim_tmp, fam_tmp):
-        with open(bed_tmp, "wb") as handle:
-            handle.write(BED_MAGIC)
-            if len(variant_idx):
-                for _, block in fileset.iter_variant_chunks(chunk_size, samples=sample_idx, variants=variant_idx):
-                    handle.write(encode_bed(block).tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        bim = fileset.variants.iloc[variant_idx][["chrom", "id", "cm", "pos", "a1", "a2"]]
-        bim.to_csv(bim_tmp, sep="\t", header=False, index=False, float_format="%.10g")
-        fam = fileset.samples.iloc[sample_idx][["fid", "iid", "father", "mother", "sex", "phenotype"]]
-        fam.to_csv(fam_tmp, sep="\t", header=False, index=False)
-
-
 def run_qc(fileset: PlinkFileset, out_dir: str | Path, config: QCConfig | None = None) -> QCResult:
     """Run QC and write its outputs into ``out_dir`` (each file atomically).
 
     Writes ``variants_qc.tsv``, ``samples_qc.tsv``, ``duplicates.tsv``,
     ``qc_summary.json`` (see :meth:`QCResult.write`) and the filtered fileset ``qc.bed/.bim/.fam``
-    (variants and samples that passed, A1 still counted).
+    (variants and samples that passed, A1 still counted), streamed by
+    :func:`genopt.io.plink.write_plink` with PLINK's number format, so the
+    three files are byte-identical to ``plink2 --make-bed``'s.
     """
     result = compute_qc(fileset, config)
     out = Path(out_dir)
-    write_filtered(fileset, out / "qc", result.kept_variant_idx, result.kept_sample_idx)
+    write_plink(
+        out / "qc",
+        fileset,
+        variant_idx=result.kept_variant_idx,
+        sample_idx=result.kept_sample_idx,
+        float_format=PLINK_FLOAT_FORMAT,
+    )
     result.write(out)
     return result

@@ -49,9 +49,9 @@ import pandas as pd
 
 from genopt.config import HarmoniseConfig, OverlapConfig
 from genopt.errors import GenoptError
-from genopt.harmonise import Harmonisation, a1_frequency, align_genotypes, harmonise
+from genopt.harmonise import Harmonisation, align_genotypes, harmonise
 from genopt.io.atomic import write_tsv
-from genopt.io.plink import PlinkFileset
+from genopt.io.plink import PlinkFileset, allele_frequencies
 
 #: Relation labels, strongest first.
 RELATIONS = ("duplicate", "first-degree", "second-degree", "unrelated")
@@ -259,7 +259,7 @@ def kinship_within(
     """
     config = OverlapConfig() if config is None else config
     if variants is None:
-        eligible = _common(a1_frequency(fileset), config.min_maf) & autosomal(fileset.variants)
+        eligible = _common(allele_frequencies(fileset)[0], config.min_maf) & autosomal(fileset.variants)
         idx = select_variants(eligible, config.n_variants)
     else:
         idx = np.arange(fileset.n_variants)[variants] if np.asarray(variants).dtype == bool else np.asarray(variants)
@@ -386,7 +386,7 @@ def find_overlap(
         No variant is shared (after harmonisation and the MAF floor).
     """
     config = OverlapConfig() if config is None else config
-    fa, fb = a1_frequency(fs_a), a1_frequency(fs_b)
+    fa, fb = allele_frequencies(fs_a)[0], allele_frequencies(fs_b)[0]
     h = harmonise(fs_a.variants, fs_b.variants, fa, fb, harmonise_config)
     common = _common(fa[h.ref_index], config.min_maf) & _common(fb[h.other_index], config.min_maf)
     common &= autosomal(fs_a.variants)[h.ref_index]

@@ -40,14 +40,12 @@ from threadpoolctl import threadpool_limits
 from genopt.config import LDPruneConfig, PCAConfig
 from genopt.errors import GenoptError
 from genopt.io.atomic import write_text, write_tsv
-from genopt.io.plink import DEFAULT_CHUNK, PlinkFileset, _as_index
+from genopt.io.plink import DEFAULT_CHUNK, PlinkFileset, _as_index, allele_frequencies, founder_mask
 
 __all__ = [
     "PCAModel",
     "PCAProjection",
-    "allele_frequencies",
     "fit_pca",
-    "founder_mask",
     "ld_prune",
     "maf_filter",
     "pca_variants",
@@ -73,32 +71,6 @@ MODEL_FORMAT = "genopt.PCAModel/1"
 # ---------------------------------------------------------------------------
 
 
-def founder_mask(samples: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    """Which samples are founders, as PLINK defines them.
-
-    A sample is a founder unless its father or mother (same FID) is itself a
-    sample of the table; parent IDs of ``0`` or of people not in the table
-    count as absent.
-
-    Parameters
-    ----------
-    samples
-        .fam-like table with columns ``fid iid father mother``.
-
-    Returns
-    -------
-    bool array, one entry per row of ``samples``.
-    """
-
-    def col(name: str) -> npt.NDArray[np.str_]:
-        return np.asarray(samples[name].astype(str).to_numpy(), dtype=str)
-
-    fid = np.char.add(col("fid"), "\t")
-    keys = np.char.add(fid, col("iid"))
-    has_parent = np.isin(np.char.add(fid, col("father")), keys) | np.isin(np.char.add(fid, col("mother")), keys)
-    return np.asarray(~has_parent, dtype=bool)
-
-
 def _selected_samples(fileset: PlinkFileset, samples: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Indices of the selected samples and of the founders among them."""
     s_idx = _as_index(samples, fileset.n_samples, "sample")
@@ -107,42 +79,6 @@ def _selected_samples(fileset: PlinkFileset, samples: Any) -> tuple[npt.NDArray[
     table = fileset.samples.iloc[s_idx]
     founders = s_idx[founder_mask(table)]
     return s_idx, founders
-
-
-def allele_frequencies(
-    fileset: PlinkFileset, samples: Any = None, variants: Any = None, chunk_size: int = DEFAULT_CHUNK
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """A1 frequency and non-missing count of each variant, streamed in chunks.
-
-    Parameters
-    ----------
-    fileset
-        The genotypes.
-    samples, variants
-        Selections (None for all; slice, bool mask or indices). The frequency is
-        computed over the selected samples as given (pass founders only to get
-        PLINK's founder frequencies).
-
-    Returns
-    -------
-    (a1_freq, n_called)
-        float64 A1 allele frequency (NaN where no call) and int64 number of
-        samples with a call, one entry per selected variant.
-    """
-    v_idx = _as_index(variants, fileset.n_variants, "variant")
-    n_var = fileset.n_variants if v_idx is None else len(v_idx)
-    count = np.zeros(n_var, dtype=np.int64)
-    called = np.zeros(n_var, dtype=np.int64)
-    pos = 0
-    for _, g in fileset.iter_variant_chunks(chunk_size, samples=samples, variants=v_idx):
-        ok = g >= 0
-        k = g.shape[1]
-        called[pos : pos + k] = ok.sum(axis=0)
-        count[pos : pos + k] = np.where(ok, g, 0).sum(axis=0, dtype=np.int64)
-        pos += k
-    with np.errstate(invalid="ignore", divide="ignore"):
-        freq = count / (2.0 * called)
-    return freq, called
 
 
 def maf_filter(fileset: PlinkFileset, maf: float, samples: Any = None, variants: Any = None) -> npt.NDArray[np.bool_]:

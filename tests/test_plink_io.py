@@ -17,9 +17,12 @@ from conftest import FIXTURES, require_executable
 
 from genopt.errors import GenoptError
 from genopt.io.plink import (
+    PLINK_FLOAT_FORMAT,
     PlinkFileset,
+    allele_frequencies,
     decode_bed,
     encode_bed,
+    founder_mask,
     open_plink,
     read_bim,
     read_fam,
@@ -179,6 +182,89 @@ def test_iter_variant_chunks_covers_every_variant_once(hm3: PlinkFileset, hm3_fu
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def test_allele_frequencies_match_plink2_freq_for_filesets_arrays_and_selections(
+    hm3: PlinkFileset, hm3_full: np.ndarray
+) -> None:
+    expected = read_plink2_table(IO_FIXTURES / "hm3.afreq.gz")
+    freq, called = allele_frequencies(hm3, chunk_size=1000)
+    np.testing.assert_array_equal(2 * called, expected["OBS_CT"].to_numpy())
+    assert np.max(np.abs(freq - expected["ALT_FREQS"].to_numpy())) < 1e-6  # plink2 prints 6 digits
+    # The same numbers, bit for bit, from an in-memory array (float NaN or int8 -1 missing).
+    for arr in (hm3_full, hm3.read_int8()):
+        f2, c2 = allele_frequencies(arr, chunk_size=777)
+        np.testing.assert_array_equal(f2, freq)
+        np.testing.assert_array_equal(c2, called)
+    # Selections: the frequencies of the subset, in the order asked.
+    samples, variants = np.arange(0, 957, 3), np.array([50, 7, 13_000, 7])
+    f3, c3 = allele_frequencies(hm3, samples=samples, variants=variants)
+    sub = hm3_full[samples][:, variants]
+    np.testing.assert_array_equal(c3, (~np.isnan(sub)).sum(0))
+    np.testing.assert_allclose(f3, np.nanmean(sub.astype(np.float64), axis=0) / 2, rtol=1e-12)
+    np.testing.assert_array_equal(allele_frequencies(hm3_full, samples, variants)[0], f3)
+    with pytest.raises(ValueError, match="PlinkFileset"):
+        allele_frequencies(hm3_full, founders_only=True)
+
+
+@pytest.mark.plink
+def test_founders_and_founder_frequencies_as_plink2(tmp_path: Path) -> None:
+    """A named parent makes a nonfounder even when absent from the .fam (plink2 --freq counts founders only)."""
+    plink2 = require_executable("plink2")
+    rng = np.random.default_rng(5)
+    g = rng.integers(0, 3, size=(8, 40)).astype(np.float32)
+    g[rng.random(g.shape) < 0.1] = np.nan
+    variants = pd.DataFrame(
+        {"chrom": "1", "id": [f"v{j}" for j in range(40)], "cm": 0.0, "pos": np.arange(1, 41), "a1": "A", "a2": "G"}
+    )
+    samples = pd.DataFrame(
+        {
+            "fid": ["f", "f", "f", "f", "f", "f", "g", "f"],
+            "iid": [f"s{i}" for i in range(1, 9)],
+            # s5: father absent from the .fam; s6: father present; s7: father's ID in another family; s8: mother
+            "father": ["0", "0", "0", "0", "ghost", "s1", "s1", "0"],
+            "mother": ["0", "0", "0", "0", "0", "0", "0", "s2"],
+            "sex": 0,
+            "phenotype": "-9",
+        }
+    )
+    write_plink(tmp_path / "fam", g, variants, samples)
+    fs = open_plink(tmp_path / "fam")
+    assert founder_mask(fs.samples).tolist() == [True] * 4 + [False] * 4
+    subprocess.run(
+        [plink2, "--bfile", str(fs.prefix), "--freq", "counts", "--threads", "1", "--out", str(tmp_path / "p")],
+        check=True,
+        capture_output=True,
+    )
+    assert "4 founders" in (tmp_path / "p.log").read_text()
+    theirs = pd.read_csv(tmp_path / "p.acount", sep="\t")
+    freq, called = allele_frequencies(fs, founders_only=True)
+    np.testing.assert_array_equal(2 * called, theirs["OBS_CT"].to_numpy())
+    np.testing.assert_allclose(freq * 2 * called, theirs["ALT_CTS"].to_numpy())
+    # Founders among a selection: s1, s5, s6 -> s1 only.
+    f1, c1 = allele_frequencies(fs, samples=[0, 4, 5], founders_only=True)
+    np.testing.assert_array_equal(c1, (~np.isnan(g[0])).astype(int))
+    np.testing.assert_array_equal(f1[c1 > 0], g[0][c1 > 0] / 2)
+
+
+def test_write_plink_streams_a_subset_of_a_fileset(tmp_path: Path, hm3: PlinkFileset, hm3_full: np.ndarray) -> None:
+    variants = np.array([5, 0, 14_078, 300])  # any order, as given
+    samples = np.arange(956, 0, -7)
+    write_plink(tmp_path / "sub", hm3, variant_idx=variants, sample_idx=samples, chunk_size=3)
+    back = open_plink(tmp_path / "sub")
+    np.testing.assert_array_equal(back.read(), hm3_full[samples][:, variants])
+    pd.testing.assert_frame_equal(back.variants, hm3.variants.iloc[variants].reset_index(drop=True))
+    pd.testing.assert_frame_equal(back.samples, hm3.samples.iloc[samples].reset_index(drop=True))
+    assert (tmp_path / "sub.bim").read_text().split("\n")[0].split("\t")[2] == "0.0"
+    # PLINK's number format for the .bim: cM written as plink2 --make-bed does.
+    mask = np.zeros(hm3.n_variants, dtype=bool)
+    mask[:10] = True
+    write_plink(tmp_path / "plinkfmt", hm3, variant_idx=mask, float_format=PLINK_FLOAT_FORMAT)
+    original = hm3.prefix.with_name(hm3.prefix.name + ".bim").read_text().splitlines()[:10]
+    assert (tmp_path / "plinkfmt.bim").read_text().splitlines() == [line.replace(" ", "\t") for line in original]
+    with pytest.raises(ValueError, match="PlinkFileset"):
+        write_plink(tmp_path / "x", hm3_full, hm3.variants, hm3.samples, variant_idx=[0])
+    assert not (tmp_path / "x.bed").exists()
 
 
 def test_write_plink_round_trip_and_plink2_reads_it(tmp_path: Path, hm3: PlinkFileset, hm3_full: np.ndarray) -> None:

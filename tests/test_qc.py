@@ -24,18 +24,16 @@ from hypothesis import strategies as st
 
 from genopt.config import QCConfig, load_config
 from genopt.errors import GenoptError
-from genopt.io.plink import open_plink
+from genopt.io.plink import PLINK_FLOAT_FORMAT, founder_mask, open_plink, write_plink
 from genopt.qc import (
     SAMPLE_QC_COLUMNS,
     VARIANT_QC_COLUMNS,
     _hwe_blocks,
     compute_qc,
     find_duplicates,
-    founder_mask,
     hwe_exact_p,
     run_qc,
     validate_qc_config,
-    write_filtered,
 )
 
 QC = FIXTURES / "qc"
@@ -266,7 +264,7 @@ def test_recount_and_subtract_paths_agree(filesets: dict[str, Path]) -> None:
 def test_sample_selection_equals_subset_fileset(filesets: dict[str, Path], tmp_path: Path) -> None:
     fs = open_plink(filesets["tiny"])
     idx = np.array([0, 2, 3, 5, 8, 10, 11])
-    write_filtered(fs, tmp_path / "sub", np.arange(fs.n_variants), idx)
+    write_plink(tmp_path / "sub", fs, sample_idx=idx)
     a = compute_qc(fs, QCConfig(mind=0.4, geno=0.3, hwe=0.01, maf=0.1), samples=idx)
     b = compute_qc(open_plink(tmp_path / "sub"), QCConfig(mind=0.4, geno=0.3, hwe=0.01, maf=0.1))
     pd.testing.assert_frame_equal(a.variants, b.variants)
@@ -406,7 +404,8 @@ def test_filtered_synthetic_filesets_are_byte_identical_to_plink2(
 ) -> None:
     fs = open_plink(filesets[cohort])
     result = compute_qc(fs, config)
-    write_filtered(fs, tmp_path / "qc", result.kept_variant_idx, result.kept_sample_idx)
+    kept = {"variant_idx": result.kept_variant_idx, "sample_idx": result.kept_sample_idx}
+    write_plink(tmp_path / "qc", fs, **kept, float_format=PLINK_FLOAT_FORMAT)
     expected = dict(line.split()[::-1] for line in (QC / f"{name}.make-bed.sha256").read_text().splitlines())
     for ext in ("bed", "bim", "fam"):
         assert sha256(tmp_path / f"qc.{ext}") == expected[f"{name}.mb.{ext}"], ext
@@ -431,7 +430,11 @@ def test_make_bed_round_trip_with_plink2(filesets: dict[str, Path], tmp_path: Pa
 def test_failed_write_leaves_no_output(filesets: dict[str, Path], tmp_path: Path) -> None:
     fs = open_plink(filesets["tiny"])
     with pytest.raises(IndexError):
-        write_filtered(fs, tmp_path / "qc", np.array([0, 10_000]), np.arange(12))
+        write_plink(tmp_path / "qc", fs, variant_idx=np.array([0, 10_000]), sample_idx=np.arange(12))
+    assert list(tmp_path.iterdir()) == []
+    # A failure after the .bed is streamed (a .bim table without cM) leaves nothing either.
+    with pytest.raises(ValueError, match="lacks columns"):
+        write_plink(tmp_path / "qc", fs, variants=fs.variants.drop(columns="cm"), sample_idx=np.arange(12))
     assert list(tmp_path.iterdir()) == []
 
 

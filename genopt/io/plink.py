@@ -56,6 +56,8 @@ _COUNT_TO_CODE = np.array([3, 2, 0, 1], dtype=np.uint8)
 
 #: Default number of variants decoded per chunk when streaming.
 DEFAULT_CHUNK = 4096
+#: ``float_format`` with which :func:`write_plink` writes .bim centimorgans as PLINK does (``0``, not ``0.0``).
+PLINK_FLOAT_FORMAT = "%.10g"
 
 
 def _read_table(path: Path, columns: list[str], kind: str) -> tuple[pd.DataFrame, npt.NDArray[np.intp]]:
@@ -187,6 +189,26 @@ def read_fam(path: str | Path) -> pd.DataFrame:
             path,
         )
     return frame
+
+
+def founder_mask(samples: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Founders as PLINK 2 (and PLINK 1.9) define them: .fam father and mother both ``0``.
+
+    A sample whose father or mother is named is a nonfounder even when that
+    parent is not in the .fam (checked against plink2 v2.00a3.5 and
+    plink1.9: ``--freq`` counts only the samples this mask selects).
+
+    Parameters
+    ----------
+    samples
+        .fam-like table with columns ``father mother`` (as
+        :attr:`PlinkFileset.samples`).
+
+    Returns
+    -------
+    bool array, one entry per row of ``samples``.
+    """
+    return np.asarray((samples["father"].astype(str) == "0") & (samples["mother"].astype(str) == "0"), dtype=bool)
 
 
 def _as_index(idx: Any, n: int, what: str) -> npt.NDArray[np.intp] | None:
@@ -400,6 +422,91 @@ def open_plink(prefix: str | Path) -> PlinkFileset:
     return PlinkFileset(prefix=prefix, variants=variants, samples=samples, _bed=bed)
 
 
+def _column_chunks(
+    genotypes: npt.NDArray[Any],
+    s_idx: npt.NDArray[np.intp] | None,
+    v_idx: npt.NDArray[np.intp] | None,
+    chunk_size: int,
+) -> Iterator[npt.NDArray[Any]]:
+    """Blocks of columns (variants) of an in-memory samples x variants array."""
+    n_var = genotypes.shape[1] if v_idx is None else len(v_idx)
+    for start in range(0, n_var, chunk_size):
+        cols: Any = slice(start, start + chunk_size) if v_idx is None else v_idx[start : start + chunk_size]
+        block = genotypes[:, cols]
+        yield block if s_idx is None else block[s_idx]
+
+
+def allele_frequencies(
+    genotypes: PlinkFileset | npt.ArrayLike,
+    samples: Any = None,
+    variants: Any = None,
+    founders_only: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """A1 frequency and number of called samples of each variant, streamed in chunks.
+
+    The one allele-frequency routine of genopt: QC keeps its own genotype
+    counts (it needs all three genotype classes), everything else calls this.
+
+    Parameters
+    ----------
+    genotypes
+        A :class:`PlinkFileset` (decoded ``chunk_size`` variants at a time),
+        or an in-memory ``(n_samples, n_variants)`` array of A1 counts (NaN
+        or negative = missing).
+    samples, variants
+        Selections (None for all; slice, bool mask or indices).
+    founders_only
+        Count only the founders among the selected samples
+        (:func:`founder_mask` of the fileset's .fam), as ``plink2 --freq``
+        does; needs a :class:`PlinkFileset`.
+    chunk_size
+        Variants per chunk.
+
+    Returns
+    -------
+    (a1_freq, n_called)
+        float64 frequency of the .bim **A1** allele among the non-missing
+        calls (``A1 count / (2 * n_called)``; NaN where nothing is called)
+        and int64 number of samples with a call, one entry per selected
+        variant, in selection order.
+    """
+    if isinstance(genotypes, PlinkFileset):
+        s_idx = _as_index(samples, genotypes.n_samples, "sample")
+        if founders_only:
+            table = genotypes.samples if s_idx is None else genotypes.samples.iloc[s_idx]
+            is_founder = founder_mask(table)
+            s_idx = np.flatnonzero(is_founder).astype(np.intp) if s_idx is None else s_idx[is_founder]
+        v_idx = _as_index(variants, genotypes.n_variants, "variant")
+        n_var = genotypes.n_variants if v_idx is None else len(v_idx)
+        chunks: Iterator[npt.NDArray[Any]] = (
+            g for _, g in genotypes.iter_variant_chunks(chunk_size, samples=s_idx, variants=v_idx)
+        )
+    else:
+        if founders_only:
+            raise ValueError("founders_only needs a PlinkFileset (founders come from its .fam)")
+        arr = np.asarray(genotypes)
+        if arr.ndim != 2:
+            raise ValueError(f"genotypes must be 2-D (samples x variants), got shape {arr.shape}")
+        s_idx = _as_index(samples, arr.shape[0], "sample")
+        v_idx = _as_index(variants, arr.shape[1], "variant")
+        n_var = arr.shape[1] if v_idx is None else len(v_idx)
+        chunks = _column_chunks(arr, s_idx, v_idx, chunk_size)
+    count = np.zeros(n_var, dtype=np.float64)
+    called = np.zeros(n_var, dtype=np.int64)
+    pos = 0
+    for g in chunks:
+        ok = g >= 0  # False for NaN and negative codes
+        k = g.shape[1]
+        acc = np.float64 if g.dtype.kind == "f" else np.int64  # integer sums are exact either way
+        called[pos : pos + k] = ok.sum(axis=0)
+        count[pos : pos + k] = np.where(ok, g, 0).sum(axis=0, dtype=acc)
+        pos += k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = count / (2.0 * called)
+    return freq, called
+
+
 def encode_bed(genotypes: npt.ArrayLike, variant_offset: int = 0) -> npt.NDArray[np.uint8]:
     """Pack A1 counts into .bed bytes.
 
@@ -453,6 +560,9 @@ def write_plink(
     variants: pd.DataFrame | None = None,
     samples: pd.DataFrame | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    variant_idx: Any = None,
+    sample_idx: Any = None,
+    float_format: str | None = None,
 ) -> None:
     """Write a PLINK 1 fileset atomically (all three files or none).
 
@@ -462,21 +572,41 @@ def write_plink(
         Output prefix.
     genotypes
         ``(n_samples, n_variants)`` A1 counts (NaN/negative = missing), or a
-        :class:`PlinkFileset` whose genotypes are streamed in chunks.
+        :class:`PlinkFileset` whose genotypes are streamed in chunks of
+        ``chunk_size`` variants (memory bounded whatever its size).
     variants
         Table with columns ``chrom id cm pos a1 a2`` (A1 is what the values
-        count). Defaults to the fileset's own.
+        count), one row per written variant. Defaults to the fileset's own
+        (its ``variant_idx`` rows).
     samples
-        Table with columns ``fid iid father mother sex phenotype``. Defaults
-        to the fileset's own.
+        Table with columns ``fid iid father mother sex phenotype``, one row
+        per written sample. Defaults to the fileset's own (its
+        ``sample_idx`` rows).
+    variant_idx, sample_idx
+        With a :class:`PlinkFileset`: write only these variants and samples
+        (None for all; slice, bool mask or indices), in the order given. An
+        out-of-range index raises ``IndexError`` before anything is written.
+    float_format
+        Format of the .bim centimorgan column (pandas ``float_format``):
+        None writes Python's shortest repr (``0.0``), ``"%.10g"``
+        (:data:`PLINK_FLOAT_FORMAT`) writes it as PLINK does (``0``).
     """
     prefix = Path(prefix)
+    v_sel: npt.NDArray[np.intp] | None = None
+    s_sel: npt.NDArray[np.intp] | None = None
     if isinstance(genotypes, PlinkFileset):
-        variants = genotypes.variants if variants is None else variants
-        samples = genotypes.samples if samples is None else samples
+        v_sel = _as_index(variant_idx, genotypes.n_variants, "variant")
+        s_sel = _as_index(sample_idx, genotypes.n_samples, "sample")
+        if variants is None:
+            variants = genotypes.variants if v_sel is None else genotypes.variants.iloc[v_sel]
+        if samples is None:
+            samples = genotypes.samples if s_sel is None else genotypes.samples.iloc[s_sel]
         source: PlinkFileset | npt.NDArray[Any] = genotypes
-        n_var, n_samp = genotypes.n_variants, genotypes.n_samples
+        n_var = genotypes.n_variants if v_sel is None else len(v_sel)
+        n_samp = genotypes.n_samples if s_sel is None else len(s_sel)
     else:
+        if variant_idx is not None or sample_idx is not None:
+            raise ValueError("variant_idx and sample_idx select from a PlinkFileset; slice an array before writing")
         source = np.asarray(genotypes)
         if source.ndim != 2:
             raise ValueError(f"genotypes must be 2-D (samples x variants), got shape {source.shape}")
@@ -493,19 +623,20 @@ def write_plink(
         with open(bed_tmp, "wb") as handle:
             handle.write(BED_MAGIC)
             if isinstance(source, PlinkFileset):
-                for _, block in source.iter_variant_chunks(chunk_size):
-                    handle.write(encode_bed(block).tobytes())
+                if n_var:
+                    for _, block in source.iter_variant_chunks(chunk_size, samples=s_sel, variants=v_sel):
+                        handle.write(encode_bed(block).tobytes())
             else:
                 for start in range(0, n_var, chunk_size):
                     handle.write(encode_bed(source[:, start : start + chunk_size], start).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
-        _write_columns(bim_tmp, variants, BIM_COLUMNS)
+        _write_columns(bim_tmp, variants, BIM_COLUMNS, float_format)
         _write_columns(fam_tmp, samples, FAM_COLUMNS)
 
 
-def _write_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+def _write_columns(path: Path, frame: pd.DataFrame, columns: list[str], float_format: str | None = None) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"table lacks columns {missing}")
-    frame[columns].to_csv(path, sep="\t", header=False, index=False)
+    frame[columns].to_csv(path, sep="\t", header=False, index=False, float_format=float_format)
