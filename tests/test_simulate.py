@@ -17,15 +17,14 @@ from scipy.stats import norm
 from genopt.config import PhenotypeSimConfig, RecombineConfig
 from genopt.errors import GenoptError
 from genopt.io.plink import PlinkFileset, open_plink
+from genopt.io.tables import read_population_labels
+from genopt.relatedness import king_robust
 from genopt.simulate import (
     TRUTH_COLUMNS,
-    _assoc_chi2,
     apply_truth,
     genetic_positions,
     genomic_lambda,
-    king_kinship,
     ld_decay,
-    read_population_labels,
     read_truth,
     recombine,
     shuffle_genotypes,
@@ -33,6 +32,7 @@ from genopt.simulate import (
     write_phenotype_files,
     write_recombined,
 )
+from genopt.simulate.bundle import _assoc_chi2
 
 DATA = REPO / "data"
 Recombined = tuple[PlinkFileset, tuple[np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]]
@@ -295,11 +295,12 @@ def test_recombine_respects_donor_pool_and_refuses_bad_pools(hm3_prefix: Path, h
 # ---------------------------------------------------------------------------
 
 
-def test_king_kinship_matches_plink2(hm3_prefix: Path) -> None:
+def test_donor_pool_kinship_matches_plink2(hm3_prefix: Path) -> None:
+    """The kinship split_donor_pools groups people by (relatedness.king_robust on all variants)."""
     fs = open_plink(hm3_prefix)
     with gzip.open(FIXTURES / "simulate" / "hm3.kin0.gz", "rt") as handle:
         ref = pd.read_csv(handle, sep="\t")
-    kin = king_kinship(fs.read_int8())
+    kin = king_robust(fs.read_int8()).kinship
     idx = pd.Index(fs.samples["iid"])
     i, j = idx.get_indexer(ref["IID1"]), idx.get_indexer(ref["IID2"])
     assert np.abs(kin[i, j] - ref["KINSHIP"].to_numpy()).max() < 1e-5
@@ -366,7 +367,7 @@ def test_bundled_donor_pools_are_disjoint(hm3_prefix: Path) -> None:
 def test_recombine_in_blocks_of_people_and_write(
     hm3_prefix: Path, hm3_labels: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import genopt.simulate as sim_mod
+    import genopt.simulate.recombination as sim_mod
 
     fs = open_plink(hm3_prefix)
     monkeypatch.setattr(sim_mod, "_PEOPLE_BLOCK", 7)

@@ -11,7 +11,7 @@ from conftest import SHARED
 
 from genopt.errors import GenoptError
 from genopt.io.plink import read_fam
-from genopt.io.tables import Phenotype, phenotype_from_fam, read_covariates, read_phenotype
+from genopt.io.tables import Phenotype, phenotype_from_fam, read_covariates, read_phenotype, read_population_labels
 
 HM3_LABELS = SHARED / "data" / "hapmap3" / "population_labels.tsv"
 KG1_LABELS = SHARED / "data" / "kg1" / "population_labels.tsv"
@@ -301,3 +301,18 @@ def test_kg1_population_labels_keep_na_as_missing() -> None:
     assert enc.n_missing == 43 and len(enc.levels) == 14
     assert cov.frame.isna().any(axis=1).sum() == 43
     assert cov.frame.isna().all(axis=1).sum() == 43
+
+
+def test_population_labels_are_read_by_iid_with_na_kept(tmp_path: Path) -> None:
+    labels = read_population_labels(KG1_LABELS)
+    raw = pd.read_csv(KG1_LABELS, sep="\t", dtype=str, keep_default_na=False)
+    assert len(labels) == len(raw) == 1092
+    assert list(labels["IID"]) == list(raw["IID"])
+    assert (labels["population"] == "NA").sum() == 43  # unknown, kept as text for recombine to skip
+    spaced = write(tmp_path, "fid iid Population\nf1 a CEU\nf2 b  YRI\n")
+    assert read_population_labels(spaced)[["IID", "population"]].values.tolist() == [["a", "CEU"], ["b", "YRI"]]
+    with pytest.raises(GenoptError, match="lacks a 'population' column") as err:
+        read_population_labels(write(tmp_path, "FID IID pop\nf a CEU\n", "bad.txt"))
+    assert "bad.txt" in str(err.value) and "line 1" in str(err.value)
+    with pytest.raises(GenoptError, match="not found"):
+        read_population_labels(tmp_path / "absent.tsv")

@@ -538,3 +538,35 @@ def read_covariates(
     if len(clash):
         raise GenoptError(f"covariate output column {clash[0]!r} would appear twice; rename a column", table.path)
     return Covariates(frame=frame.astype(np.float64), encoding=tuple(encodings), path=table.path)
+
+
+# --------------------------------------------------------------------------- population labels
+
+
+def read_population_labels(path: str | Path) -> pd.DataFrame:
+    """Read a population label table: header naming ``IID`` and ``population`` (any case), tab or spaces.
+
+    Used to recombine within populations (:func:`genopt.simulate.recombine`).
+    Unlike the phenotype and covariate tables, only the IID identifies a
+    sample here.
+
+    Returns
+    -------
+    DataFrame of str, the file's columns with the IID and population columns
+    renamed ``IID`` and ``population``; ``NA`` is kept as the text ``"NA"``
+    (an unknown population; :func:`genopt.simulate.recombine` skips it).
+
+    Raises
+    ------
+    GenoptError
+        The file is missing or its header lacks an IID or population column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GenoptError("population label file not found", path)
+    table = pd.read_csv(path, sep=r"\s+", dtype=str, keep_default_na=False)
+    cols = {c.lower(): c for c in table.columns}
+    for need in ("iid", "population"):
+        if need not in cols:
+            raise GenoptError(f"header lacks a {need!r} column (found {' '.join(table.columns)})", path, 1)
+    return table.rename(columns={cols["iid"]: "IID", cols["population"]: "population"})
