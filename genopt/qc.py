@@ -62,7 +62,7 @@ import pandas as pd
 
 from genopt.config import QCConfig
 from genopt.io.atomic import write_text, write_tsv
-from genopt.io.plink import DEFAULT_CHUNK, PLINK_FLOAT_FORMAT, PlinkFileset, founder_mask, write_plink
+from genopt.io.plink import DEFAULT_CHUNK, PLINK_FLOAT_FORMAT, PlinkFileset, _as_index, founder_mask, write_plink
 
 #: PLINK 2's tolerance for threshold comparisons (kSmallEpsilon = 2^-44).
 SMALL_EPSILON = 2.0**-44
@@ -555,7 +555,8 @@ def compute_qc(
     """
     config = QCConfig() if config is None else config
     validate_qc_config(config)
-    sample_idx = _sample_index(samples, fileset.n_samples)
+    selected = _as_index(samples, fileset.n_samples, "sample")
+    sample_idx = np.arange(fileset.n_samples, dtype=np.intp) if selected is None else selected
     fam = fileset.samples.iloc[sample_idx].reset_index(drop=True)
     founder = np.ones(len(sample_idx), dtype=bool) if config.nonfounders else founder_mask(fam)
     n_var = fileset.n_variants
@@ -664,20 +665,6 @@ def _reasons(fails: dict[str, BoolArray], n: int) -> npt.NDArray[np.object_]:
         dtype=object,
     )
     return np.asarray(table[code], dtype=object)
-
-
-def _sample_index(samples: Any, n: int) -> npt.NDArray[np.intp]:
-    if samples is None:
-        return np.arange(n, dtype=np.intp)
-    arr = np.asarray(samples)
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            raise ValueError(f"boolean sample mask has length {arr.shape}, expected {n}")
-        return np.flatnonzero(arr).astype(np.intp)
-    idx = arr.astype(np.intp).reshape(-1)
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise IndexError(f"sample index out of range for {n} samples")
-    return idx
 
 
 def validate_qc_config(config: QCConfig) -> None:

@@ -60,6 +60,69 @@ DEFAULT_CHUNK = 4096
 PLINK_FLOAT_FORMAT = "%.10g"
 
 
+def read_fields(path: Path, empty: str, malformed: str, width: str) -> pd.DataFrame:
+    """Split a whitespace-separated text file into all-str fields, errors naming the line.
+
+    The reader behind the .bim/.fam and the phenotype/covariate tables. Fields
+    are separated by any run of spaces or tabs; blank lines are kept as rows
+    of missing fields (so row ``i`` is file line ``i + 1``) for the caller to
+    drop; short lines have missing trailing fields.
+
+    Parameters
+    ----------
+    path
+        The file (must exist).
+    empty
+        Error message for a file with no line at all.
+    malformed
+        Error message for a file pandas cannot split; ``{exc}`` is replaced by
+        pandas' own message.
+    width
+        Error message for a line with more fields than the lines before it;
+        ``{expected}`` and ``{saw}`` are replaced by the field counts (the
+        line number goes into the error's ``line``).
+
+    Raises
+    ------
+    GenoptError
+        With one of the three messages, naming ``path``.
+    """
+    try:
+        return pd.read_csv(
+            path,
+            sep=r"\s+",
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        raise GenoptError(empty, path) from None
+    except pd.errors.ParserError as exc:
+        # pandas says "Expected 6 fields in line 12, saw 7".
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match is None:
+            raise GenoptError(malformed.format(exc=exc), path) from None
+        message = width.format(expected=match.group(1), saw=match.group(3))
+        raise GenoptError(message, path, int(match.group(2))) from None
+
+
+def check_unique_ids(frame: pd.DataFrame, line_no: npt.NDArray[np.intp], path: Path) -> None:
+    """Raise :class:`GenoptError` if a (``fid``, ``iid``) pair is on two rows, naming the pair and both lines.
+
+    ``line_no`` holds the 1-based file line of each row of ``frame``.
+    """
+    dup = frame.duplicated(["fid", "iid"], keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        fid, iid = frame["fid"].iat[rows[0]], frame["iid"].iat[rows[0]]
+        same = rows[(frame["fid"].to_numpy()[rows] == fid) & (frame["iid"].to_numpy()[rows] == iid)]
+        raise GenoptError(
+            f"duplicate sample ID FID={fid} IID={iid} on lines {line_no[same[0]]} and {line_no[same[1]]}", path
+        )
+
+
 def _read_table(path: Path, columns: list[str], kind: str) -> tuple[pd.DataFrame, npt.NDArray[np.intp]]:
     """Read a whitespace-separated .bim/.fam, with errors naming the line.
 
@@ -74,29 +137,12 @@ def _read_table(path: Path, columns: list[str], kind: str) -> tuple[pd.DataFrame
     if not path.exists():
         raise GenoptError(f"{kind} file not found", path)
     what = "variants" if kind == ".bim" else "samples"
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=r"\s+",
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.EmptyDataError:
-        raise GenoptError(f"{kind} file is empty: no {what}", path) from None
-    except pd.errors.ParserError as exc:
-        # pandas says "Expected 6 fields in line 12, saw 7".
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if match is None:
-            raise GenoptError(f"malformed {kind} file ({exc}); expected {len(columns)} columns", path) from None
-        raise GenoptError(
-            f"expected {len(columns)} whitespace-separated columns, found {match.group(3)} "
-            f"(earlier lines have {match.group(1)})",
-            path,
-            int(match.group(2)),
-        ) from None
+    frame = read_fields(
+        path,
+        empty=f"{kind} file is empty: no {what}",
+        malformed=f"malformed {kind} file ({{exc}}); expected {len(columns)} columns",
+        width=f"expected {len(columns)} whitespace-separated columns, found {{saw}} (earlier lines have {{expected}})",
+    )
     # Lines 1..n of the file. Blank and short lines leave the last column empty
     # (NaN or ""), so only those rows are inspected field by field.
     line_no = np.arange(1, len(frame) + 1)
@@ -178,16 +224,7 @@ def read_fam(path: str | Path) -> pd.DataFrame:
     frame, line_no = _read_table(path, FAM_COLUMNS, ".fam")
     sex = pd.to_numeric(frame["sex"], errors="coerce")
     frame["sex"] = sex.where(sex.isin([1, 2]), 0).astype(np.int8)
-    dup = frame.duplicated(["fid", "iid"], keep=False).to_numpy()
-    if dup.any():
-        rows = np.flatnonzero(dup)
-        first = frame.iloc[rows[0]]
-        same = rows[(frame["fid"].to_numpy()[rows] == first["fid"]) & (frame["iid"].to_numpy()[rows] == first["iid"])]
-        raise GenoptError(
-            f"duplicate sample ID FID={first['fid']} IID={first['iid']} "
-            f"on lines {line_no[same[0]]} and {line_no[same[1]]}",
-            path,
-        )
+    check_unique_ids(frame, line_no, path)
     return frame
 
 

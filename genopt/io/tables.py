@@ -15,7 +15,6 @@ missing); :func:`read_phenotype` detects which and reports it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from genopt.errors import GenoptError
+from genopt.io.plink import check_unique_ids, read_fields
 
 #: Field values read as missing in every column of a phenotype or covariate table.
 NA_TOKENS: tuple[str, ...] = ("NA", "nan", "NaN")
@@ -79,25 +79,12 @@ def _read_table(path: str | Path, kind: str) -> _Table:
     path = Path(path)
     if not path.exists():
         raise GenoptError(f"{kind} file not found", path)
-    try:
-        raw = pd.read_csv(
-            path,
-            sep=r"\s+",
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.EmptyDataError:
-        raise GenoptError(f"{kind} file is empty (expected a header line starting 'FID IID')", path) from None
-    except pd.errors.ParserError as exc:
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if match is None:
-            raise GenoptError(f"malformed {kind} file ({exc})", path) from None
-        raise GenoptError(
-            f"found {match.group(3)} fields, but the header has {match.group(1)}", path, int(match.group(2))
-        ) from None
+    raw = read_fields(
+        path,
+        empty=f"{kind} file is empty (expected a header line starting 'FID IID')",
+        malformed=f"malformed {kind} file ({{exc}})",
+        width="found {saw} fields, but the header has {expected}",
+    )
     present = raw.notna() & (raw != "")
     keep = present.any(axis=1).to_numpy()
     line_no = np.flatnonzero(keep).astype(np.intp) + 1
@@ -127,15 +114,7 @@ def _read_table(path: str | Path, kind: str) -> _Table:
     frame = raw.iloc[1:, :n_header].reset_index(drop=True)
     frame.columns = ["fid", "iid", *header[2:]]
     table = _Table(path=path, frame=frame, columns=header[2:], line_no=line_no[1:])
-    dup = frame.duplicated(["fid", "iid"], keep=False).to_numpy()
-    if dup.any():
-        rows = np.flatnonzero(dup)
-        fid, iid = frame["fid"].iat[rows[0]], frame["iid"].iat[rows[0]]
-        same = rows[(frame["fid"].to_numpy()[rows] == fid) & (frame["iid"].to_numpy()[rows] == iid)]
-        raise GenoptError(
-            f"duplicate sample ID {_id_text(fid, iid)} on lines {table.line_no[same[0]]} and {table.line_no[same[1]]}",
-            path,
-        )
+    check_unique_ids(frame, table.line_no, path)
     return table
 
 

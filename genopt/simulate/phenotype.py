@@ -20,6 +20,7 @@ from genopt.config import PhenotypeSimConfig
 from genopt.errors import GenoptError
 from genopt.io.atomic import write_tsv
 from genopt.io.plink import allele_frequencies
+from genopt.relatedness import select_variants
 from genopt.simulate._common import (
     Genotypes,
     _match_variants,
@@ -102,10 +103,10 @@ def fit_ancestry_axis(
     """
     g, vt, _ = _resolve(genotypes, variants, None)
     freq, _ = allele_frequencies(g)
-    common = np.flatnonzero(np.minimum(freq, 1 - freq) >= 0.05)
-    if common.size < 2:
+    common = np.minimum(freq, 1 - freq) >= 0.05
+    if common.sum() < 2:
         raise GenoptError("fewer than 2 variants with MAF >= 0.05: cannot compute an ancestry axis")
-    pick = common[np.unique(np.linspace(0, common.size - 1, min(n_variants, common.size)).round().astype(np.intp))]
+    pick = select_variants(common, n_variants)
     x = _read(g, pick)
     z, mean, sd = _standardise_columns(x)
     sd = np.where(sd == 0, 1.0, sd)
