@@ -132,7 +132,8 @@ def _cmd_simulate_phenotype(args: argparse.Namespace) -> None:
 def _cmd_simulate_recombine(args: argparse.Namespace) -> None:
     from genopt.config import RecombineConfig
     from genopt.io.plink import open_plink
-    from genopt.simulate import read_population_labels, recombine, write_recombined
+    from genopt.io.tables import read_population_labels
+    from genopt.simulate import recombine, write_recombined
 
     config = _override(RecombineConfig(), args, ["n_samples", "segment_cm", "seed"])
     fileset = open_plink(args.bfile)

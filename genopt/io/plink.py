@@ -415,9 +415,7 @@ def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uin
     with open(path, "rb") as handle:
         magic = handle.read(3)
     if magic[:2] != BED_MAGIC[:2]:
-        raise GenoptError(
-            f"not a PLINK 1 .bed file: magic bytes {magic.hex(' ') or '(none)'}, expected 6c 1b", path
-        )
+        raise GenoptError(f"not a PLINK 1 .bed file: magic bytes {magic.hex(' ') or '(none)'}, expected 6c 1b", path)
     if len(magic) < 3 or magic[2] != 0x01:
         raise GenoptError(
             "sample-major .bed files (mode byte 00) are not supported; convert with plink --make-bed", path

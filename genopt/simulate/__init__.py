@@ -20,7 +20,7 @@ axis), :mod:`~genopt.simulate.recombination` (recombined cohorts),
 bundled data) and ``_common`` (helpers they share). Allele frequencies come
 from :func:`genopt.io.plink.allele_frequencies`, KING-robust kinship from
 :func:`genopt.relatedness.king_robust`, population labels from
-:func:`genopt.io.tables.read_population_labels` (re-exported here for the CLI).
+:func:`genopt.io.tables.read_population_labels`.
 
 Liability model
 ---------------
@@ -64,7 +64,6 @@ LD between variants in different segments is lost, so LD decays faster than in
 the reference only at distances comparable to ``segment_cm``.
 """
 
-from genopt.io.tables import read_population_labels
 from genopt.simulate.bundle import (
     BUNDLE_COHORTS,
     BUNDLE_PHENOTYPE,
@@ -104,7 +103,6 @@ __all__ = [
     "ld_decay",
     "make_bundle",
     "plot_ld_decay",
-    "read_population_labels",
     "read_truth",
     "recombine",
     "shuffle_genotypes",
