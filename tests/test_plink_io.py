@@ -500,3 +500,22 @@ def test_missing_file(small: Path, ext: str) -> None:
 def test_missing_prefix(tmp_path: Path) -> None:
     with pytest.raises(GenoptError, match=r"nothing_here\.bim: \.bim file not found"):
         open_plink(tmp_path / "nothing_here")
+
+
+@pytest.mark.parametrize("n_samples_sel", [5, 100, 600, None])
+def test_decoder_paths_agree(hm3_prefix: Path, n_samples_sel: int | None) -> None:
+    """Few-sample (bit extraction) and many-sample (row lookup) paths, int8 and float32, threaded blocks."""
+    from genopt.io.plink import decode_bed
+
+    fs = open_plink(hm3_prefix)
+    rng = np.random.default_rng(n_samples_sel or 0)
+    variants = rng.permutation(fs.n_variants)[:5000]  # > 2 decode blocks, unsorted
+    samples = None if n_samples_sel is None else rng.choice(fs.n_samples, n_samples_sel, replace=False)
+    full = fs.read_int8()
+    expect = full[:, variants] if samples is None else full[np.ix_(samples, variants)]
+    got8 = decode_bed(fs._bed, fs.n_samples, variants, samples).T
+    got32 = decode_bed(fs._bed, fs.n_samples, variants, samples, dtype=np.float32).T
+    assert np.array_equal(got8, expect)
+    assert np.array_equal(np.isnan(got32), expect < 0)
+    assert np.array_equal(got32[expect >= 0], expect[expect >= 0].astype(np.float32))
+    assert np.array_equal(fs.read(variants, samples, dtype=np.float64), got32.astype(np.float64), equal_nan=True)

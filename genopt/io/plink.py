@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ _BYTE_LUT = _CODE_TO_COUNT[(np.arange(256)[:, None] >> (2 * np.arange(4))[None, 
 # 4-byte words is ~6x faster than gathering rows of four bytes (0.35 s per 10^9
 # genotypes on one core, see benchmarks/RESULTS.md).
 _BYTE_LUT32 = np.ascontiguousarray(_BYTE_LUT).view(np.uint32).reshape(256)
+# The float32 table (NaN for missing), each row's four floats packed into one
+# 16-byte complex128 so that decoding to float is also a single gather.
+_BYTE_LUT_F32 = np.where(_BYTE_LUT < 0, np.nan, _BYTE_LUT).astype(np.float32)
+_BYTE_LUT_F32_PACKED = np.ascontiguousarray(_BYTE_LUT_F32).view(np.complex128).reshape(256)
+_CODE_TO_FLOAT = np.array([2.0, np.nan, 1.0, 0.0], dtype=np.float32)
 # Encoding for writing: A1 count (0, 1, 2) or missing (index 3) -> 2-bit code.
 _COUNT_TO_CODE = np.array([3, 2, 0, 1], dtype=np.uint8)
 
@@ -265,13 +271,54 @@ def _as_index(idx: Any, n: int, what: str) -> npt.NDArray[np.intp] | None:
     return np.where(arr < 0, arr + n, arr)
 
 
+#: Variants decoded per block: bounds the temporaries (block x 4 x bytes per variant).
+_DECODE_BLOCK = 2048
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _decode_threads() -> int:
+    """Threads for decoding: the cores this process may use, at most 4."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_decode_threads(), thread_name_prefix="genopt-decode")
+    return _POOL
+
+
+def _decode_block(
+    block: npt.NDArray[np.uint8], n_samples: int, sample_idx: npt.NDArray[np.intp] | None, out: npt.NDArray[Any]
+) -> None:
+    """Decode one block of .bed rows into ``out`` (rows x selected samples; int8 or float32)."""
+    as_float = out.dtype == np.float32
+    if sample_idx is not None and len(sample_idx) * 8 < n_samples:
+        # Few samples: extract their 2-bit codes directly instead of decoding whole rows.
+        byte = block[:, sample_idx >> 2]
+        shift = ((sample_idx & 3) << 1).astype(np.uint8)
+        out[:] = (_CODE_TO_FLOAT if as_float else _CODE_TO_COUNT)[(byte >> shift) & 3]
+        return
+    lut, item = (_BYTE_LUT_F32_PACKED, np.float32) if as_float else (_BYTE_LUT32, np.int8)
+    full = np.take(lut, block).view(item).reshape(block.shape[0], -1)
+    if sample_idx is None:
+        out[:] = full[:, :n_samples]
+    else:
+        np.take(full, sample_idx, axis=1, out=out)
+
+
 def decode_bed(
     bed: npt.NDArray[np.uint8],
     n_samples: int,
     variant_idx: npt.NDArray[np.intp] | None = None,
     sample_idx: npt.NDArray[np.intp] | None = None,
-) -> npt.NDArray[np.int8]:
+    dtype: Any = np.int8,
+) -> npt.NDArray[Any]:
     """Decode .bed bytes into A1 counts.
+
+    Blocks of :data:`_DECODE_BLOCK` variants are decoded by a small thread
+    pool (numpy releases the GIL in ``take``) straight into the output, so
+    temporaries stay small whatever the number of variants.
 
     Parameters
     ----------
@@ -282,21 +329,37 @@ def decode_bed(
         Number of samples in the .fam.
     variant_idx, sample_idx
         Rows and samples to decode (all when None), in the order wanted.
+    dtype
+        ``np.int8`` (missing = -1) or ``np.float32`` (missing = NaN); both
+        are decoded by table lookup, with no conversion pass.
 
     Returns
     -------
-    int8 array, shape ``(len(variant_idx), len(sample_idx))`` (**variants x
-    samples**), values 0/1/2 = count of the .bim A1 allele, -1 = missing.
+    C-ordered array of ``dtype``, shape ``(len(variant_idx), len(sample_idx))``
+    (**variants x samples**), values 0/1/2 = count of the .bim A1 allele.
     """
-    block = bed if variant_idx is None else bed[variant_idx]
-    if block.shape[0] == 0:
-        return np.empty((0, n_samples if sample_idx is None else len(sample_idx)), dtype=np.int8)
-    if sample_idx is None:
-        out = np.take(_BYTE_LUT32, block).view(np.int8).reshape(block.shape[0], -1)
-        return out[:, :n_samples]
-    byte = block[:, sample_idx >> 2]
-    shift = ((sample_idx & 3) << 1).astype(np.uint8)
-    return _CODE_TO_COUNT[(byte >> shift) & 3]
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.int8), np.dtype(np.float32)):
+        raise ValueError(f"decode_bed decodes to int8 or float32, not {dtype}")
+    n_var = bed.shape[0] if variant_idx is None else len(variant_idx)
+    n_sel = n_samples if sample_idx is None else len(sample_idx)
+    out = np.empty((n_var, n_sel), dtype=dtype)
+    if n_var == 0 or n_sel == 0:
+        return out
+
+    def work(start: int) -> None:
+        stop = min(start + _DECODE_BLOCK, n_var)
+        rows = bed[start:stop] if variant_idx is None else bed[variant_idx[start:stop]]
+        _decode_block(np.asarray(rows), n_samples, sample_idx, out[start:stop])
+
+    starts = range(0, n_var, _DECODE_BLOCK)
+    if len(starts) > 1 and _decode_threads() > 1:
+        for _ in _pool().map(work, starts):
+            pass
+    else:
+        for start in starts:
+            work(start)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -363,12 +426,13 @@ class PlinkFileset:
         """Decode genotypes as float A1 counts, ``NaN`` for missing.
 
         Same selections and shape as :meth:`read_int8`; ``dtype`` is float32
-        by default (exact for 0, 1, 2).
+        by default (exact for 0, 1, 2; decoded directly by table lookup),
+        other float types are converted from it.
         """
-        g = self.read_int8(variants, samples)
-        out = g.astype(dtype)
-        out[g < 0] = np.nan
-        return out
+        v_idx = _as_index(variants, self.n_variants, "variant")
+        s_idx = _as_index(samples, self.n_samples, "sample")
+        out = decode_bed(self._bed, self.n_samples, v_idx, s_idx, dtype=np.float32).T
+        return out if np.dtype(dtype) == np.float32 else out.astype(dtype)
 
     def iter_variant_chunks(
         self, chunk_size: int = DEFAULT_CHUNK, samples: Any = None, variants: Any = None
