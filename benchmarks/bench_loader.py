@@ -328,8 +328,22 @@ def machine() -> dict[str, Any]:
         commit = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
+        plink_commit = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "genopt/io/plink.py"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--", "genopt/io/plink.py"])
+        if dirty.returncode != 0:
+            plink_commit += " + uncommitted changes"
     except OSError:
-        commit = "?"
+        commit = plink_commit = "?"
+    try:
+        from genopt.io.plink import _decode_threads
+
+        genopt_threads: int | str = _decode_threads()
+    except ImportError:
+        genopt_threads = 1
     return {
         "nproc": len(os.sched_getaffinity(0)),
         "cpu": model,
@@ -342,6 +356,8 @@ def machine() -> dict[str, Any]:
         "plink2": plink2,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(not set)"),
         "commit": commit,
+        "plink_py_commit": plink_commit,
+        "genopt_threads": genopt_threads,
     }
 
 
@@ -460,7 +476,8 @@ def render(
     hot = (
         "Hot path (the association scan's pattern): streaming every variant through `iter_variant_chunks` "
         f"costs {verdict(per_g('genopt', 'stream'))} with all samples and "
-        f"{verdict(per_g('genopt', 'stream_half'))} with half of them, on one core."
+        f"{verdict(per_g('genopt', 'stream_half'))} with half of them, with genopt's "
+        f"{info['genopt_threads']} decode threads."
     )
     decoder = (
         f"Measured here, genopt's decoder costs {verdict(per_g('genopt', 'full'))} for the full int8 read "
@@ -499,8 +516,9 @@ graph; bed-reader opens lazily) and then reads. "total" = open + read, "read" = 
 medians; all runs are listed (the first run in a worker is often slower: this VM pays for the first touch of
 freshly allocated memory). Peak RSS is the worker's maximum resident set (the interpreter and imports
 included; the second figure is the worker's peak before its first run). bed-reader and plink2 use
-{args.threads} threads, pandas-plink's dask scheduler {args.threads} workers; genopt's decoder is
-single-threaded numpy. bed-reader counts A1 (`count_A1=True`, its default), pandas-plink is asked for A1 with
+{args.threads} threads, pandas-plink's dask scheduler {args.threads} workers; genopt decodes blocks of
+variants on its own thread pool ({info["genopt_threads"]} threads here: the cores it may use, at most 4).
+bed-reader counts A1 (`count_A1=True`, its default), pandas-plink is asked for A1 with
 `ref="a0"` (its default counts A2); bed-reader returns int8 (-127 missing), pandas-plink float32 (NaN).
 
 **plink2** is timed as a whole process (start-up, .bim/.fam parsing, work, writing its small output) with
@@ -528,11 +546,13 @@ full-read figure; it also writes ~the size of the .bed. Commands:
 
 ### The decoder choice
 
-genopt decodes on hot paths with its own decoder (`decode_bed` in `genopt/io/plink.py`): the .bed is
-memory-mapped, only the requested variants' rows are gathered, and each byte is mapped through a 256-entry
-lookup table whose rows (four int8 A1 counts) are packed into one uint32, so decoding is one `np.take` of
-4-byte words. pandas-plink (chunked dask graph over its C decoder, float32 output) is kept only for
-`PlinkFileset.as_dask()`. {decoder}
+genopt decodes on hot paths with its own decoder (`decode_bed` in `genopt/io/plink.py`, as of commit
+`{info["plink_py_commit"]}`): the .bed is memory-mapped, only the requested variants' rows are gathered, and
+each byte is mapped through a 256-entry lookup table whose rows (the four A1 counts the byte holds) are packed
+into one machine word (uint32 for int8 output, 16 bytes for float32), so decoding is one `np.take` per block
+of variants, written straight into the output by a small thread pool; a sample subset is taken from the
+decoded rows (or, for fewer than 1/8 of the samples, extracted code by code). pandas-plink (chunked dask graph
+over its C decoder, float32 output) is kept only for `PlinkFileset.as_dask()`. {decoder}
 {END}
 """
 
