@@ -24,7 +24,7 @@ kept).
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/make_bench_cohort.py
-    .venv/bin/python benchmarks/bench_loader.py            # ~4 minutes
+    .venv/bin/python benchmarks/bench_loader.py            # ~1.5-2 minutes
     .venv/bin/python benchmarks/bench_loader.py --reps 2 --no-write   # quick look
 """
 
