@@ -226,6 +226,80 @@ class RecombineConfig:
 
 
 @dataclass(frozen=True)
+class AssocConfig:
+    """Per-variant logistic regression of the outcome on each variant plus covariates.
+
+    Attributes
+    ----------
+    n_pcs
+        Principal components (from :class:`PCAConfig`'s fit on the discovery
+        samples) added to the covariates.
+    exact_top
+        Number of top variants (by the screening score test) that get the
+        exact Wald test (Firth where the fit separates or fails).
+    exact_p
+        Also give the exact test to every variant whose screening p is below this.
+    firth_fallback
+        Refit with Firth's penalised likelihood where the ordinary fit fails
+        (PLINK 2's ``firth-fallback``); otherwise such variants get an error code.
+    chunk_size
+        Variants decoded and tested per chunk (bounds memory).
+    max_iter
+        Iteration cap of the logistic and Firth fits.
+    """
+
+    n_pcs: int = 10
+    exact_top: int = 1000
+    exact_p: float = 1e-4
+    firth_fallback: bool = True
+    chunk_size: int = 4096
+    max_iter: int = 25
+
+
+@dataclass(frozen=True)
+class ClumpConfig:
+    """LD clumping with the meaning of ``plink --clump`` (PLINK 1.9).
+
+    Attributes
+    ----------
+    p1
+        Index variants have p below this (``--clump-p1``).
+    p2
+        Clumped (secondary) variants have p below this (``--clump-p2``).
+    r2
+        LD threshold for joining a clump (``--clump-r2``).
+    kb
+        Window around an index variant in kilobases (``--clump-kb``).
+    """
+
+    p1: float = 1e-4
+    p2: float = 1e-2
+    r2: float = 0.5
+    kb: int = 250
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """The candidate pool the search draws variants from.
+
+    Attributes
+    ----------
+    max_size
+        At most this many clump index variants, best p first.
+    assoc
+        Association settings used to rank variants inside a training fold.
+    clump
+        Clumping settings; index variants need p < ``clump.p1``, which is
+        more permissive here than for reporting, since the search, not the
+        p-value, decides what is used.
+    """
+
+    max_size: int = 500
+    assoc: AssocConfig = field(default_factory=AssocConfig)
+    clump: ClumpConfig = field(default_factory=lambda: ClumpConfig(p1=1e-2, p2=5e-2))
+
+
+@dataclass(frozen=True)
 class CohortSpec:
     """Where one cohort's files are. Relative paths are relative to the config file.
 
