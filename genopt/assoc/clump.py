@@ -93,7 +93,7 @@ class ClumpResult:
         """``{index variant_index: [member variant_index, ...]}`` for every clump."""
         out: dict[int, list[int]] = {int(v): [] for v in self.index["variant_index"]}
         for idx, grp in self.members.groupby("index_variant", sort=False):
-            out[int(idx)] = [int(v) for v in grp["variant_index"]]  # type: ignore[call-overload]
+            out[int(str(idx))] = [int(v) for v in grp["variant_index"]]
         return out
 
 
@@ -130,14 +130,23 @@ def _cubic_real_roots(
             sq = sq * -2.0
             ad = adiv3[three]
             s = np.sort(
-                np.stack([sq * np.cos(t) - ad, sq * np.cos(t + 2.0 * np.pi / 3.0) - ad, sq * np.cos(t - 2.0 * np.pi / 3.0) - ad], axis=1),
+                np.stack(
+                    [
+                        sq * np.cos(t) - ad,
+                        sq * np.cos(t + 2.0 * np.pi / 3.0) - ad,
+                        sq * np.cos(t - 2.0 * np.pi / 3.0) - ad,
+                    ],
+                    axis=1,
+                ),
                 axis=1,
             )
             first_dup = s[:, 1] - s[:, 0] < EPSILON
             # duplicate first pair: keep s0 and s2 (if s2 differs from s0)
             out = s.copy()
             out[first_dup, 1] = s[first_dup, 2]
-            cnt = np.where(first_dup, np.where(out[:, 1] - out[:, 0] < EPSILON, 1, 2), np.where(s[:, 2] - s[:, 1] < EPSILON, 2, 3))
+            cnt = np.where(
+                first_dup, np.where(out[:, 1] - out[:, 0] < EPSILON, 1, 2), np.where(s[:, 2] - s[:, 1] < EPSILON, 2, 3)
+            )
             slot = np.arange(3)[None, :]
             out = np.where(slot < cnt[:, None], out, np.inf)
             roots[three] = out
@@ -164,9 +173,16 @@ def _cubic_real_roots(
 
 
 def _lnlike(
-    k: npt.NDArray[np.float64], center: npt.NDArray[np.float64], f: npt.NDArray[np.float64], half: npt.NDArray[np.float64], x: npt.NDArray[np.float64]
+    k: npt.NDArray[np.float64],
+    center: npt.NDArray[np.float64],
+    f: npt.NDArray[np.float64],
+    half: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """Two-locus log-likelihood at haplotype-11 increment ``x``; shapes ``(m, 4)``, ``(m,)``, ``(m, 4)``, ``(m,)``, ``(m, s)``."""
+    """Two-locus log-likelihood at haplotype-11 increment ``x``.
+
+    Shapes: ``k`` and ``f`` ``(m, 4)``, ``center`` and ``half`` ``(m,)``, ``x`` ``(m, s)``.
+    """
     f11 = f[:, 0:1] + x
     f22 = f[:, 3:4] + x
     f12 = f[:, 1:2] + half[:, None] - x
@@ -179,7 +195,7 @@ def _lnlike(
     return np.asarray(ll)
 
 
-def haplotype_r2(table: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
+def haplotype_r2(table: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Signed haplotype r^2 from two-locus genotype count tables, as PLINK 1.9 ``--clump``.
 
     Parameters
@@ -296,23 +312,32 @@ def _pair_tables(index_geno: npt.NDArray[np.int8], window: npt.NDArray[np.int8])
 def _check_table(table: pd.DataFrame, n_variants: int) -> pd.DataFrame:
     for col in ("variant_index", "p_value"):
         if col not in table.columns:
-            raise GenoptError(f"association table has no {col!r} column (columns: {', '.join(map(str, table.columns))})")
+            raise GenoptError(
+                f"association table has no {col!r} column (columns: {', '.join(map(str, table.columns))})"
+            )
     vi = pd.to_numeric(table["variant_index"], errors="coerce")
     p = pd.to_numeric(table["p_value"], errors="coerce").astype(np.float64)
     rsid = table["rsid"].astype(str) if "rsid" in table.columns else vi.astype(str)
     bad_vi = vi.isna() | (vi < 0) | (vi >= n_variants) | (vi != vi.round())
     if bad_vi.any():
         i = int(np.flatnonzero(bad_vi.to_numpy())[0])
-        raise GenoptError(f"variant_index {table['variant_index'].iloc[i]!r} (row {i + 1}, {rsid.iloc[i]}) is not a row of the .bim ({n_variants} variants)")
+        raise GenoptError(
+            f"variant_index {table['variant_index'].iloc[i]!r} (row {i + 1}, {rsid.iloc[i]}) "
+            f"is not a row of the .bim ({n_variants} variants)"
+        )
     vi = vi.astype(np.int64)
     dup = vi.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise GenoptError(f"variant_index {int(vi.iloc[i])} ({rsid.iloc[i]}) appears more than once in the association table")
+        raise GenoptError(
+            f"variant_index {int(vi.iloc[i])} ({rsid.iloc[i]}) appears more than once in the association table"
+        )
     bad_p = (p < 0) | (p > 1)
     if bad_p.any():
         i = int(np.flatnonzero(bad_p.to_numpy())[0])
-        raise GenoptError(f"p_value {p.iloc[i]!r} of {rsid.iloc[i]} (variant_index {int(vi.iloc[i])}) is outside [0, 1]")
+        raise GenoptError(
+            f"p_value {p.iloc[i]!r} of {rsid.iloc[i]} (variant_index {int(vi.iloc[i])}) is outside [0, 1]"
+        )
     out = pd.DataFrame({"variant_index": vi.to_numpy(np.intp), "p_value": p.to_numpy(), "rsid": rsid.to_numpy()})
     return out[np.isfinite(out["p_value"].to_numpy())].reset_index(drop=True)
 
@@ -420,7 +445,9 @@ def clump(
             absorbed[win[hit]] = True
             listed = hit & (pval[win] < config.p2)
             mem, r2 = win[listed], np.abs(r2s[listed])
-        index_rows.append((int(iv), ids_all[iv], ch, int(pos_all[iv]), float(pval[iv]), int(mem.size), ",".join(ids_all[mem])))
+        index_rows.append(
+            (int(iv), ids_all[iv], ch, int(pos_all[iv]), float(pval[iv]), int(mem.size), ",".join(ids_all[mem]))
+        )
         if mem.size:
             member_parts.append(
                 pd.DataFrame(
@@ -435,9 +462,27 @@ def clump(
                 )
             )
     index = pd.DataFrame(index_rows, columns=INDEX_COLUMNS)
-    index = index.astype({"variant_index": np.intp, "n_members": np.int64, "p_value": np.float64, "base_pair_location": np.int64})
-    members = pd.concat(member_parts, ignore_index=True) if member_parts else pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(MEMBER_COLUMNS, [np.intp, np.intp, object, np.float64, np.float64, np.float64], strict=True)})
-    meta = {"n_loaded": int(present.sum()), "n_index_candidates": int(index_order.size), "load_p": load_p, "bp_radius": radius}
+    index = index.astype(
+        {"variant_index": np.intp, "n_members": np.int64, "p_value": np.float64, "base_pair_location": np.int64}
+    )
+    members = (
+        pd.concat(member_parts, ignore_index=True)
+        if member_parts
+        else pd.DataFrame(
+            {
+                c: pd.Series(dtype=t)
+                for c, t in zip(
+                    MEMBER_COLUMNS, [np.intp, np.intp, object, np.float64, np.float64, np.float64], strict=True
+                )
+            }
+        )
+    )
+    meta = {
+        "n_loaded": int(present.sum()),
+        "n_index_candidates": int(index_order.size),
+        "load_p": load_p,
+        "bp_radius": radius,
+    }
     return ClumpResult(index=index, members=members, config=config, n_samples=int(s_idx.size), meta=meta)
 
 

@@ -1,0 +1,179 @@
+"""The candidate pool: clump index variants of an association scan of one training fold.
+
+:func:`build_pool` sees only the training samples: the association scan
+(outcome, covariates, genotypes, allele frequencies) and the LD used for
+clumping are computed from ``train_idx`` alone, so the pool of a
+cross-validation fold never depends on the outcome or genotypes of the
+fold's held-out samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from genopt.assoc.clump import ClumpResult, clump
+from genopt.cohort import Cohort
+from genopt.config import PoolConfig
+from genopt.errors import GenoptError
+
+#: Signature of the association scan the pool builder calls:
+#: ``scan_fn(cohort, assoc_config, samples=..., covariates=...)`` returning an
+#: object with ``.table`` (GWAS-SSF columns plus ``variant_index``) and ``.lambda_gc``.
+ScanFn = Callable[..., Any]
+
+
+@dataclass(frozen=True, eq=False)
+class CandidatePool:
+    """Variants the search may use, with their training-fold statistics.
+
+    Attributes
+    ----------
+    variant_idx
+        intp array, rows of the .bim of the pool variants (clump index
+        variants), best p first (ties by .bim position).
+    stats
+        The scan's rows of these variants, in the same order (GWAS-SSF
+        columns; ``effect_allele`` is the .bim A1), plus ``clump_members``
+        (number of variants clumped with each).
+    clumps
+        The full clumping result (all clumps, before the ``max_size`` cut).
+    record
+        How the pool was built (JSON-ready): number of training samples,
+        cases and controls, a SHA-256 of the training sample IDs, the pool
+        settings, lambda_GC of the scan, the numbers of variants scanned,
+        clumps formed and variants kept.
+    """
+
+    variant_idx: npt.NDArray[np.intp]
+    stats: pd.DataFrame
+    clumps: ClumpResult = field(repr=False)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.variant_idx.size)
+
+    @property
+    def rsids(self) -> list[str]:
+        """IDs of the pool variants, in pool order."""
+        return [str(x) for x in self.stats["rsid"]]
+
+
+def _default_scan() -> ScanFn:
+    from genopt.assoc.scan import scan
+
+    return scan
+
+
+def _train_indices(train_idx: npt.ArrayLike, n: int) -> npt.NDArray[np.intp]:
+    arr = np.asarray(train_idx)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise GenoptError(f"training mask has length {arr.shape[0] if arr.ndim else 0}, the cohort has {n} samples")
+        arr = np.flatnonzero(arr)
+    arr = arr.astype(np.intp).reshape(-1)
+    if arr.size == 0:
+        raise GenoptError("the training fold is empty")
+    if arr.min() < 0 or arr.max() >= n:
+        bad = arr[(arr < 0) | (arr >= n)][0]
+        raise GenoptError(f"training sample index {int(bad)} is outside the cohort's {n} samples")
+    if np.unique(arr).size != arr.size:
+        raise GenoptError("training sample indices contain duplicates")
+    return arr
+
+
+def sample_digest(cohort: Cohort, idx: npt.NDArray[np.intp]) -> str:
+    """SHA-256 of the sorted ``FID IID`` of the given cohort rows (identifies a fold)."""
+    fam = cohort.fileset.samples.iloc[cohort.sample_idx[np.sort(idx)]]
+    text = "\n".join(f"{f} {i}" for f, i in zip(fam["fid"].astype(str), fam["iid"].astype(str), strict=True))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_pool(
+    cohort: Cohort,
+    config: PoolConfig | None = None,
+    train_idx: npt.ArrayLike | None = None,
+    covariates: npt.ArrayLike | None = None,
+    scan_fn: ScanFn | None = None,
+) -> CandidatePool:
+    """Scan the training samples, clump, and keep the best index variants.
+
+    Parameters
+    ----------
+    cohort
+        Genotypes, outcome and covariates of the discovery cohort.
+    config
+        ``max_size`` (at most this many variants), ``assoc`` (scan settings)
+        and ``clump`` (clumping settings).
+    train_idx
+        Indices into the cohort's rows (or a boolean mask over them) of the
+        training samples; None uses every sample. Sorted into cohort order
+        before use, so the pool does not depend on their order.
+    covariates
+        Extra covariates (e.g. PCs fitted on the training samples), rows
+        either for the training samples in cohort order or for all cohort
+        rows; passed to the scan.
+    scan_fn
+        The association scan (default :func:`genopt.assoc.scan.scan`); any
+        callable ``scan_fn(cohort, assoc_config, samples=, covariates=)``
+        returning an object with ``.table`` and ``.lambda_gc``.
+
+    Returns
+    -------
+    :class:`CandidatePool`. Index variants are those of
+    :func:`genopt.assoc.clump.clump` with r^2 from the training samples'
+    genotypes; the pool keeps the first ``max_size`` by p (ties by .bim
+    position). Variants whose scan gave no p-value (an error code) are never
+    in the pool.
+    """
+    config = config or PoolConfig()
+    if config.max_size < 1:
+        raise GenoptError(f"pool max_size = {config.max_size!r} must be at least 1")
+    idx = np.arange(cohort.n, dtype=np.intp) if train_idx is None else np.sort(_train_indices(train_idx, cohort.n))
+    y = cohort.y[idx]
+    if y.min() == y.max():
+        raise GenoptError(
+            f"the training fold ({idx.size} samples) has only outcome {int(y[0])}; both classes are needed"
+        )
+    cov = None
+    if covariates is not None:
+        cov = np.asarray(covariates, dtype=np.float64)
+        if cov.ndim == 1:
+            cov = cov[:, None]
+        if cov.shape[0] == cohort.n and cohort.n != idx.size:
+            cov = cov[idx]
+        elif cov.shape[0] != idx.size:
+            raise GenoptError(
+                f"covariates have {cov.shape[0]} rows; expected {idx.size} (training samples) or {cohort.n} (cohort)"
+            )
+    scan = scan_fn or _default_scan()
+    result = scan(cohort, config.assoc, samples=idx, covariates=cov)
+    table: pd.DataFrame = result.table
+    if "variant_index" not in table.columns:
+        raise GenoptError("association table has no variant_index column")
+    clumps = clump(table, cohort.fileset, config.clump, samples=cohort.sample_idx[idx])
+    kept = clumps.index.iloc[: config.max_size]  # already ordered by p, then .bim position
+    vidx = kept["variant_index"].to_numpy(dtype=np.intp)
+    by_variant = table.set_index("variant_index", drop=False)
+    stats = by_variant.loc[vidx].reset_index(drop=True)
+    stats["clump_members"] = kept["n_members"].to_numpy()
+    n_cases = int(y.sum())
+    record: dict[str, Any] = {
+        "n_train": int(idx.size),
+        "n_train_cases": n_cases,
+        "n_train_controls": int(idx.size) - n_cases,
+        "train_sha256": sample_digest(cohort, idx),
+        "n_covariates_extra": 0 if cov is None else int(cov.shape[1]),
+        "config": asdict(config),
+        "lambda_gc": float(result.lambda_gc),
+        "n_variants_scanned": int(len(table)),
+        "n_clumps": int(len(clumps.index)),
+        "n_pool": int(vidx.size),
+    }
+    return CandidatePool(variant_idx=vidx, stats=stats, clumps=clumps, record=record)
