@@ -10,14 +10,14 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import numpy.typing as npt  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
 
-from genopt.errors import GenoptError  # noqa: E402
-from genopt.io.atomic import atomic_path  # noqa: E402
+from genopt.errors import GenoptError
+from genopt.io.atomic import atomic_path
 
 GENOME_WIDE = 5e-8
 SUGGESTIVE = 1e-5

@@ -172,8 +172,8 @@ def build_pool(
         "n_covariates_extra": 0 if cov is None else int(cov.shape[1]),
         "config": asdict(config),
         "lambda_gc": float(result.lambda_gc),
-        "n_variants_scanned": int(len(table)),
-        "n_clumps": int(len(clumps.index)),
+        "n_variants_scanned": len(table),
+        "n_clumps": len(clumps.index),
         "n_pool": int(vidx.size),
     }
     return CandidatePool(variant_idx=vidx, stats=stats, clumps=clumps, record=record)
