@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FIXTURES, HM3, REPO
 
 from genopt.assoc.clump import _pair_tables, clump, haplotype_r2, write_clumps
 from genopt.config import ClumpConfig
 from genopt.errors import GenoptError
 from genopt.io.plink import open_plink
-
-from conftest import FIXTURES, HM3, REPO
 
 CLUMP = FIXTURES / "clump"
 DISCOVERY = REPO / "data" / "discovery"

@@ -1,0 +1,169 @@
+"""Candidate pool: built from the training fold alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+from scipy import stats
+
+from genopt.assoc.clump import clump
+from genopt.assoc.pool import build_pool
+from genopt.cohort import Cohort
+from genopt.config import AssocConfig, ClumpConfig, PoolConfig
+from genopt.errors import GenoptError
+from genopt.io.plink import write_plink
+
+DATA = REPO / "data"
+CFG = PoolConfig(
+    max_size=150, assoc=AssocConfig(n_pcs=0, exact_top=50), clump=ClumpConfig(p1=1e-2, p2=5e-2, r2=0.01, kb=2000)
+)
+
+
+@pytest.fixture(scope="module")
+def cohort() -> Cohort:
+    return Cohort.from_files(DATA / "discovery", pheno=DATA / "discovery.pheno.tsv", covar=DATA / "discovery.covar.tsv")
+
+
+def trend_scan(cohort, config, samples=None, covariates=None):
+    """Stand-in scan: Armitage trend test (n r^2 of outcome and A1 count) on the given samples only."""
+    idx = np.arange(cohort.n) if samples is None else np.asarray(samples)
+    g = cohort.fileset.read(samples=cohort.sample_idx[idx]).astype(np.float64)
+    y = cohort.y[idx].astype(np.float64)
+    called = ~np.isnan(g)
+    n = called.sum(axis=0)
+    gz = np.where(called, g, 0.0)
+    mg = gz.sum(axis=0) / n
+    yc = np.where(called, y[:, None], 0.0)
+    my = yc.sum(axis=0) / n
+    cov = (gz * yc).sum(axis=0) / n - mg * my
+    vg = (gz * gz).sum(axis=0) / n - mg**2
+    vy = (yc * yc).sum(axis=0) / n - my**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi2 = n * cov**2 / (vg * vy)
+    p = stats.chi2.sf(chi2, 1)
+    bim = cohort.variants
+    table = pd.DataFrame(
+        {
+            "chromosome": bim["chrom"].to_numpy(),
+            "base_pair_location": bim["pos"].to_numpy(),
+            "p_value": p,
+            "rsid": bim["id"].to_numpy(),
+            "n": n,
+            "variant_index": np.arange(len(bim)),
+        }
+    )
+    return SimpleNamespace(table=table, lambda_gc=float(np.nanmedian(chi2) / 0.4549364))
+
+
+def _fold(n: int, seed: int = 0) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n, size=n // 2, replace=False))
+
+
+def test_pool_is_best_clump_index_variants(cohort):
+    train = _fold(cohort.n)
+    pool = build_pool(cohort, CFG, train, scan_fn=trend_scan)
+    assert 0 < len(pool) <= CFG.max_size
+    # the pool is the first max_size clump index variants of the fold's own scan and LD
+    table = trend_scan(cohort, CFG.assoc, samples=train).table
+    direct = clump(table, cohort.fileset, CFG.clump, samples=cohort.sample_idx[train])
+    np.testing.assert_array_equal(pool.variant_idx, direct.index_variants[: CFG.max_size])
+    p = pool.stats["p_value"].to_numpy()
+    assert (np.diff(p) >= 0).all() and (p <= CFG.clump.p1).all()
+    np.testing.assert_array_equal(pool.stats["variant_index"].to_numpy(), pool.variant_idx)
+    assert pool.rsids == cohort.variants["id"].to_numpy()[pool.variant_idx].tolist()
+    assert pool.record["n_train"] == train.size
+    assert pool.record["n_train_cases"] == int(cohort.y[train].sum())
+    assert pool.record["n_pool"] == len(pool)
+    assert pool.record["config"]["clump"]["r2"] == 0.01
+    assert len(pool.record["train_sha256"]) == 64
+
+
+def test_pool_ignores_outcome_outside_the_fold(cohort):
+    train = _fold(cohort.n, seed=1)
+    base = build_pool(cohort, CFG, train, scan_fn=trend_scan)
+    out = np.setdiff1d(np.arange(cohort.n), train)
+    y = cohort.y.copy()
+    y[out] = np.random.default_rng(5).permutation(y[out])
+    y[out[:50]] = 1 - y[out[:50]]  # and not just a permutation
+    changed = replace(cohort, y=y)
+    other = build_pool(changed, CFG, train, scan_fn=trend_scan)
+    np.testing.assert_array_equal(base.variant_idx, other.variant_idx)
+    pd.testing.assert_frame_equal(base.stats, other.stats)
+    assert base.record == other.record
+    # sanity: the outcome inside the fold does matter
+    y2 = cohort.y.copy()
+    y2[train] = np.random.default_rng(6).permutation(y2[train])
+    shuffled = build_pool(replace(cohort, y=y2), CFG, train, scan_fn=trend_scan)
+    assert not np.array_equal(base.variant_idx, shuffled.variant_idx)
+
+
+def test_pool_ignores_genotypes_outside_the_fold(cohort, tmp_path):
+    train = _fold(cohort.n, seed=2)
+    base = build_pool(cohort, CFG, train, scan_fn=trend_scan)
+    # rewrite the fileset with the held-out samples' genotypes scrambled
+    g = cohort.fileset.read()
+    out_rows = cohort.sample_idx[np.setdiff1d(np.arange(cohort.n), train)]
+    rng = np.random.default_rng(9)
+    g[out_rows] = rng.permutation(g[out_rows], axis=0)
+    g[out_rows[:100]] = rng.binomial(2, 0.5, size=(100, g.shape[1]))
+    write_plink(tmp_path / "scrambled", g, cohort.variants, cohort.fileset.samples)
+    scrambled = Cohort.from_files(
+        tmp_path / "scrambled", pheno=DATA / "discovery.pheno.tsv", covar=DATA / "discovery.covar.tsv"
+    )
+    other = build_pool(scrambled, CFG, train, scan_fn=trend_scan)
+    np.testing.assert_array_equal(base.variant_idx, other.variant_idx)
+    pd.testing.assert_frame_equal(base.stats, other.stats)
+
+
+def test_real_scan_pool_depends_only_on_the_fold(cohort):
+    """The same property with genopt.assoc.scan.scan (logistic score/Wald tests with sex and age)."""
+    train = _fold(cohort.n, seed=3)
+    cfg = replace(CFG, max_size=40)
+    base = build_pool(cohort, cfg, train)
+    assert len(base) == 40
+    assert set(base.stats["test"]) <= {"score", "wald", "firth"}
+    out = np.setdiff1d(np.arange(cohort.n), train)
+    y = cohort.y.copy()
+    y[out] = 1 - y[out]
+    other = build_pool(replace(cohort, y=y), cfg, train)
+    np.testing.assert_array_equal(base.variant_idx, other.variant_idx)
+    np.testing.assert_allclose(base.stats["p_value"], other.stats["p_value"], rtol=0, atol=0)
+    # order of train_idx does not matter
+    again = build_pool(cohort, cfg, train[::-1])
+    np.testing.assert_array_equal(base.variant_idx, again.variant_idx)
+
+
+def test_pool_extra_covariates_rows_for_fold_or_cohort(cohort):
+    train = _fold(cohort.n, seed=4)
+    seen = {}
+
+    def spy(c, config, samples=None, covariates=None):
+        seen["cov"] = covariates
+        return trend_scan(c, config, samples=samples)
+
+    pcs = np.arange(cohort.n * 2, dtype=float).reshape(cohort.n, 2)
+    build_pool(cohort, CFG, train, covariates=pcs, scan_fn=spy)
+    np.testing.assert_array_equal(seen["cov"], pcs[train])
+    build_pool(cohort, CFG, train, covariates=pcs[train], scan_fn=spy)
+    np.testing.assert_array_equal(seen["cov"], pcs[train])
+    with pytest.raises(GenoptError, match="covariates have 7 rows"):
+        build_pool(cohort, CFG, train, covariates=pcs[:7], scan_fn=spy)
+
+
+def test_pool_bad_folds(cohort):
+    with pytest.raises(GenoptError, match="empty"):
+        build_pool(cohort, CFG, np.array([], dtype=int), scan_fn=trend_scan)
+    with pytest.raises(GenoptError, match="outside the cohort"):
+        build_pool(cohort, CFG, [0, cohort.n], scan_fn=trend_scan)
+    with pytest.raises(GenoptError, match="duplicates"):
+        build_pool(cohort, CFG, [0, 1, 1], scan_fn=trend_scan)
+    one_class = np.flatnonzero(cohort.y == 1)[:100]
+    with pytest.raises(GenoptError, match="only outcome 1"):
+        build_pool(cohort, CFG, one_class, scan_fn=trend_scan)
+    with pytest.raises(GenoptError, match="max_size"):
+        build_pool(cohort, replace(CFG, max_size=0), _fold(cohort.n), scan_fn=trend_scan)
