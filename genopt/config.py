@@ -252,7 +252,7 @@ class AssocConfig:
     exact_top: int = 1000
     exact_p: float = 1e-4
     firth_fallback: bool = True
-    chunk_size: int = 4096
+    chunk_size: int = 1024
     max_iter: int = 25
 
 

@@ -424,7 +424,7 @@ def clump(
         by_chrom[str(ch)] = (pos_all[members_ch][o], members_ch[o])
 
     index_rows: list[tuple[Any, ...]] = []
-    member_parts: list[pd.DataFrame] = []
+    member_parts: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]] = []
     for iv in index_order:
         if absorbed[iv]:
             continue
@@ -449,33 +449,24 @@ def clump(
             (int(iv), ids_all[iv], ch, int(pos_all[iv]), float(pval[iv]), int(mem.size), ",".join(ids_all[mem]))
         )
         if mem.size:
-            member_parts.append(
-                pd.DataFrame(
-                    {
-                        "index_variant": np.full(mem.size, iv, dtype=np.intp),
-                        "variant_index": mem,
-                        "rsid": ids_all[mem],
-                        "p_value": pval[mem],
-                        "r2": r2,
-                        "kb": (pos_all[mem] - pos_all[iv]) / 1000.0,
-                    }
-                )
-            )
+            member_parts.append((np.full(mem.size, iv, dtype=np.intp), mem, r2))
     index = pd.DataFrame(index_rows, columns=INDEX_COLUMNS)
     index = index.astype(
         {"variant_index": np.intp, "n_members": np.int64, "p_value": np.float64, "base_pair_location": np.int64}
     )
-    members = (
-        pd.concat(member_parts, ignore_index=True)
-        if member_parts
-        else pd.DataFrame(
-            {
-                c: pd.Series(dtype=t)
-                for c, t in zip(
-                    MEMBER_COLUMNS, [np.intp, np.intp, object, np.float64, np.float64, np.float64], strict=True
-                )
-            }
-        )
+    if member_parts:
+        owner, mem_all, r2_all = (np.concatenate(x) for x in zip(*member_parts, strict=True))
+    else:
+        owner, mem_all, r2_all = np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
+    members = pd.DataFrame(
+        {
+            "index_variant": owner,
+            "variant_index": mem_all,
+            "rsid": ids_all[mem_all].astype(object),
+            "p_value": pval[mem_all],
+            "r2": r2_all,
+            "kb": (pos_all[mem_all] - pos_all[owner]) / 1000.0,
+        }
     )
     meta = {
         "n_loaded": int(present.sum()),

@@ -134,8 +134,7 @@ def _check_design(
             partners = [(["intercept", *names][i]) for i in np.flatnonzero(np.abs(coef) > 1e-6)]
             others = ", ".join(repr(p) for p in partners) or "the intercept"
             raise GenoptError(
-                f"covariate {names[j - 1]!r} is collinear with {others} "
-                "(it is a linear combination of them; drop one)",
+                f"covariate {names[j - 1]!r} is collinear with {others} (it is a linear combination of them; drop one)",
                 where,
             )
 
