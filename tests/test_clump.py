@@ -252,3 +252,43 @@ def test_every_pair_r2_consistent_with_direct_table(assoc):
         for a, b in itertools.product(range(3), range(3)):
             tab[2 - a, 2 - b] = np.sum(ok & (g[:, 0] == a) & (g[:, 1] == b))
         assert abs(haplotype_r2(tab[None])[0]) == pytest.approx(r2, rel=1e-9)
+
+
+def read_verbose_r2(path: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """{(index SNP, member SNP): (KB, RSQ)} from a plink1.9 --clump-verbose file."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    index = None
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            t = line.split()
+            if not t:
+                continue
+            if t[0] == "(INDEX)":
+                index = t[1]
+            elif t[0] in ("RANGE:", "SPAN:") or t[0].startswith("---"):
+                if t[0].startswith("---"):
+                    index = None
+            elif index is not None and len(t) == 6 and t[0] != "KB":
+                out[(index, t[0])] = (float(t[1]), float(t[2]))
+    return out
+
+
+def test_member_r2_equals_plink19_verbose(assoc):
+    table, fs = _table(assoc, DISCOVERY)
+    res = clump(table, fs, ClumpConfig(p1=1e-3, p2=1e-2, r2=0.02, kb=5000))
+    ref = read_verbose_r2(CLUMP / "disc_r2_0.02.verbose.clumped.gz")
+    ids = fs.variants["id"].to_numpy()
+    mine = {
+        (ids[i], r): (kb, r2)
+        for i, r, kb, r2 in zip(
+            res.members["index_variant"], res.members["rsid"], res.members["kb"], res.members["r2"], strict=True
+        )
+    }
+    assert len(ref) == 418
+    assert set(mine) == set(ref)
+    keys = sorted(ref)
+    r2_mine = np.array([mine[k][1] for k in keys])
+    r2_ref = np.array([ref[k][1] for k in keys])
+    # PLINK prints 3 significant digits
+    np.testing.assert_allclose(r2_mine, r2_ref, rtol=5.1e-3)
+    np.testing.assert_allclose([mine[k][0] for k in keys], [ref[k][0] for k in keys], rtol=5.1e-3)
