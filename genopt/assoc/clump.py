@@ -358,6 +358,7 @@ def clump(
     fileset: PlinkFileset,
     config: ClumpConfig | None = None,
     samples: Sequence[int] | npt.NDArray[np.integer] | None = None,
+    window_block: int = 2048,
 ) -> ClumpResult:
     """Greedy LD clumping of association results, as ``plink1.9 --clump``.
 
@@ -377,6 +378,9 @@ def clump(
         Indices into ``fileset``'s .fam of the samples whose genotypes give
         r^2 (e.g. a training fold). None: the founders, as PLINK does (all
         samples when the .fam names no parents).
+    window_block
+        Window variants decoded at a time (bounds memory to about
+        ``n_samples x window_block x 13`` bytes whatever the window size).
 
     Returns
     -------
@@ -438,8 +442,13 @@ def clump(
         mem = np.empty(0, dtype=np.intp)
         r2 = np.empty(0)
         if win.size:
-            geno = fileset.read_int8(variants=np.concatenate([[iv], win]), samples=s_idx)
-            r2s = haplotype_r2(_pair_tables(geno[:, 0], geno[:, 1:]))
+            index_geno = fileset.read_int8(variants=[iv], samples=s_idx)[:, 0]
+            r2s = np.concatenate(
+                [
+                    haplotype_r2(_pair_tables(index_geno, fileset.read_int8(variants=block, samples=s_idx)))
+                    for block in np.array_split(win, -(-win.size // window_block))
+                ]
+            )
             hit = np.abs(r2s) > config.r2
             hit &= np.isfinite(r2s)
             absorbed[win[hit]] = True

@@ -270,24 +270,25 @@ def score_test(genotypes: npt.NDArray[np.integer] | npt.NDArray[np.floating], nu
     (float64 centred genotypes, their squares and the int8 input).
     """
     g = np.asarray(genotypes)
-    called_mask = (g >= 0) if g.dtype.kind in "iu" else ~np.isnan(g)
-    n_called = called_mask.sum(axis=0).astype(np.int64)
-    count = np.where(called_mask, g, 0).sum(axis=0, dtype=np.float64)
+    n, m = g.shape
+    missing = (g < 0) if g.dtype.kind in "iu" else (np.isnan(g) | (g < 0))
+    n_called = n - missing.sum(axis=0, dtype=np.int64)
+    count = np.where(missing, 0, g).sum(axis=0, dtype=np.int64 if g.dtype.kind in "iu" else np.float64)
+    count = count.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = count / n_called
-    gc = np.where(called_mask, g.astype(np.float64, copy=False) - mean, 0.0)
-    resid = null.y - null.mu
-    sw = np.sqrt(null.w)
-    u = gc.T @ resid
-    gw = gc * sw[:, None]
-    b = gw.T @ null.q
-    raw = np.einsum("ij,ij->j", gw, gw)
+    # one float64 work array: centred genotypes, 0 (the mean) where missing
+    gc = g.astype(np.float64)
+    gc -= mean
+    np.copyto(gc, 0.0, where=missing)
+    u = gc.T @ (null.y - null.mu)
+    gc *= np.sqrt(null.w)[:, None]
+    raw = np.einsum("ij,ij->j", gc, gc)
+    b = gc.T @ null.q
     v = raw - np.einsum("ij,ij->i", b, b)
-    m = g.shape[1]
     error = np.full(m, ".", dtype=object)
-    vmax = np.where(called_mask, g, -np.inf).max(axis=0) if m else np.zeros(0)
-    vmin = np.where(called_mask, g, np.inf).min(axis=0) if m else np.zeros(0)
-    const = vmax == vmin
+    # raw == 0 exactly when every called genotype equals the mean (monomorphic)
+    const = raw <= 0.0
     collinear = v <= _COLLINEAR_TOL * np.maximum(raw, 1e-300)
     error[collinear] = "VIF_INFINITE"
     error[const] = "CONST_OMITTED_ALLELE"
