@@ -266,8 +266,8 @@ def score_test(genotypes: npt.NDArray[np.integer] | npt.NDArray[np.floating], nu
     mu`` and ``W = diag(mu (1 - mu))`` of the null fit,
     ``U = g' r`` and ``V = g' W g - g' W X (X' W X)^-1 X' W g``
     (computed as ``|sqrt(W) g|^2 - |Q' sqrt(W) g|^2`` with ``Q`` an orthonormal
-    basis of ``sqrt(W) X``). Memory: about ``24 n m`` bytes for the chunk
-    (float64 centred genotypes, their squares and the int8 input).
+    basis of ``sqrt(W) X``). Memory: about ``11 n m`` bytes (one float64
+    work array, the int8 input, a bool mask and an int8 temporary).
     """
     g = np.asarray(genotypes)
     n, m = g.shape

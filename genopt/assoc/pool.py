@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,9 @@ import pandas as pd
 
 from genopt.assoc.clump import ClumpResult, clump
 from genopt.cohort import Cohort
-from genopt.config import PoolConfig
+from genopt.config import PCAConfig, PoolConfig
 from genopt.errors import GenoptError
+from genopt.io.atomic import write_tsv
 
 #: Signature of the association scan the pool builder calls:
 #: ``scan_fn(cohort, assoc_config, samples=..., covariates=...)`` returning an
@@ -101,6 +103,8 @@ def build_pool(
     train_idx: npt.ArrayLike | None = None,
     covariates: npt.ArrayLike | None = None,
     scan_fn: ScanFn | None = None,
+    fit_pcs: bool = False,
+    pca_config: PCAConfig | None = None,
 ) -> CandidatePool:
     """Scan the training samples, clump, and keep the best index variants.
 
@@ -123,6 +127,13 @@ def build_pool(
         The association scan (default :func:`genopt.assoc.scan.scan`); any
         callable ``scan_fn(cohort, assoc_config, samples=, covariates=)``
         returning an object with ``.table`` and ``.lambda_gc``.
+    fit_pcs
+        If True and ``config.assoc.n_pcs > 0``, fit that many principal
+        components on the training samples only (:func:`genopt.structure.pca_variants`
+        then :func:`genopt.structure.fit_pca`, settings from ``pca_config``) and
+        append them to ``covariates``; the held-out samples are never read.
+    pca_config
+        PCA settings for ``fit_pcs`` (default :class:`genopt.config.PCAConfig`).
 
     Returns
     -------
@@ -152,6 +163,16 @@ def build_pool(
             raise GenoptError(
                 f"covariates have {cov.shape[0]} rows; expected {idx.size} (training samples) or {cohort.n} (cohort)"
             )
+    n_pcs = 0
+    if fit_pcs and config.assoc.n_pcs > 0:
+        from genopt.structure import fit_pca, pca_variants
+
+        pconf = replace(pca_config or PCAConfig(), n_pcs=config.assoc.n_pcs)
+        train_rows = cohort.sample_idx[idx]
+        pca_mask = pca_variants(cohort.fileset, pconf, samples=train_rows)
+        pcs = np.asarray(fit_pca(cohort.fileset, pconf, samples=train_rows, variants=pca_mask).scores, dtype=np.float64)
+        n_pcs = pcs.shape[1]
+        cov = pcs if cov is None else np.hstack([cov, pcs])
     scan = scan_fn or _default_scan()
     result = scan(cohort, config.assoc, samples=idx, covariates=cov)
     table: pd.DataFrame = result.table
@@ -170,6 +191,7 @@ def build_pool(
         "n_train_controls": int(idx.size) - n_cases,
         "train_sha256": sample_digest(cohort, idx),
         "n_covariates_extra": 0 if cov is None else int(cov.shape[1]),
+        "n_pcs_fitted_on_fold": n_pcs,
         "config": asdict(config),
         "lambda_gc": float(result.lambda_gc),
         "n_variants_scanned": len(table),
@@ -177,3 +199,8 @@ def build_pool(
         "n_pool": int(vidx.size),
     }
     return CandidatePool(variant_idx=vidx, stats=stats, clumps=clumps, record=record)
+
+
+def write_pool(pool: CandidatePool, path: str | Path) -> None:
+    """Write the pool's statistics (:attr:`CandidatePool.stats`, pool order) as TSV, atomically."""
+    write_tsv(path, pool.stats, float_format="%.6g")
