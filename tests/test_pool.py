@@ -167,3 +167,30 @@ def test_pool_bad_folds(cohort):
         build_pool(cohort, CFG, one_class, scan_fn=trend_scan)
     with pytest.raises(GenoptError, match="max_size"):
         build_pool(cohort, replace(CFG, max_size=0), _fold(cohort.n), scan_fn=trend_scan)
+
+
+def test_pcs_fitted_on_the_fold_only(cohort, tmp_path):
+    """fit_pcs: PCs come from the training samples; held-out outcome and genotypes still do not matter."""
+    from genopt.assoc.pool import write_pool
+
+    train = _fold(cohort.n, seed=8)
+    cfg = replace(CFG, max_size=30, assoc=AssocConfig(n_pcs=3, exact_top=30))
+    base = build_pool(cohort, cfg, train, fit_pcs=True)
+    assert base.record["n_pcs_fitted_on_fold"] == 3
+    assert base.record["n_covariates_extra"] == 3
+    out = np.setdiff1d(np.arange(cohort.n), train)
+    g = cohort.fileset.read()
+    rows = cohort.sample_idx[out]
+    g[rows] = np.random.default_rng(1).permutation(g[rows], axis=0)
+    write_plink(tmp_path / "s", g, cohort.variants, cohort.fileset.samples)
+    other_cohort = Cohort.from_files(
+        tmp_path / "s", pheno=DATA / "discovery.pheno.tsv", covar=DATA / "discovery.covar.tsv"
+    )
+    y = other_cohort.y.copy()
+    y[out] = 1 - y[out]
+    other = build_pool(replace(other_cohort, y=y), cfg, train, fit_pcs=True)
+    np.testing.assert_array_equal(base.variant_idx, other.variant_idx)
+    np.testing.assert_allclose(base.stats["p_value"], other.stats["p_value"], rtol=1e-10)
+    write_pool(base, tmp_path / "pool.tsv")
+    back = pd.read_csv(tmp_path / "pool.tsv", sep="\t")
+    assert back["variant_index"].tolist() == base.variant_idx.tolist()
