@@ -48,6 +48,9 @@ ERROR_CODES: dict[str, str] = {
     "FIRTH_CONVERGE_FAIL": "neither logistic nor Firth regression converged",
 }
 
+#: Smallest p reported (the smallest normal double, as ``plink2 --output-min-p 2.23e-308``):
+#: p-values that underflow to 0 are written as this, so -log10 p stays finite.
+MIN_P = float(np.finfo(np.float64).tiny)
 #: Median of the chi-square distribution with 1 degree of freedom (genomic control).
 CHI2_MEDIAN_1DF = float(scipy.stats.chi2.ppf(0.5, 1))
 #: Relative size of the adjusted genotype variance below which a variant is called collinear.
@@ -299,7 +302,7 @@ def score_test(genotypes: npt.NDArray[np.integer] | npt.NDArray[np.floating], nu
         beta = np.where(ok, u / v, np.nan)
         se = np.where(ok, 1.0 / np.sqrt(v), np.nan)
         freq = count / (2.0 * n_called)
-    p = scipy.stats.chi2.sf(chi2, 1)
+    p = np.maximum(scipy.stats.chi2.sf(chi2, 1), MIN_P)
     return ScoreStats(
         a1_freq=np.where(n_called > 0, freq, np.nan),
         n_called=n_called,
@@ -576,5 +579,5 @@ def fit_variants(
             error[failed] = "LOGISTIC_CONVERGE_FAIL"
     with np.errstate(invalid="ignore", divide="ignore"):
         z = beta / se
-    p = 2.0 * scipy.stats.norm.sf(np.abs(z))
+    p = np.maximum(2.0 * scipy.stats.norm.sf(np.abs(z)), MIN_P)
     return VariantFit(beta=beta, se=se, z=z, p=p, test=test, error=error, n=n_obs, n_iter=iters)
