@@ -177,7 +177,7 @@ def _design(
     extra = np.asarray(covariates, dtype=np.float64)
     if extra.ndim == 1:
         extra = extra[:, None]
-    if extra.shape[0] == cohort.n and samples.size != cohort.n:
+    if extra.shape[0] == cohort.n:  # rows for every cohort row: take the scanned ones
         extra = extra[samples]
     if extra.shape[0] != samples.size:
         raise ValueError(f"covariates have {extra.shape[0]} rows; expected {samples.size} (or {cohort.n})")
@@ -207,9 +207,10 @@ def scan(
         The null model, allele frequencies and every statistic use only these
         samples: nothing is read from the others.
     covariates
-        Extra ``(n_samples, k)`` covariates (e.g. PCs) appended to
-        ``cohort.covariates``; rows either for the selected ``samples`` (in
-        their order) or for all cohort rows.
+        Extra covariates (e.g. PCs) appended to ``cohort.covariates``: either
+        ``(cohort.n, k)``, one row per cohort row (the scanned rows are taken),
+        or ``(len(samples), k)``, one row per scanned sample in ``samples``
+        order.
     covariate_names
         Names of the extra covariates (default ``PC1..PCk``).
     variants
