@@ -29,10 +29,20 @@ def cohort() -> Cohort:
     return Cohort.from_files(DATA / "discovery", pheno=DATA / "discovery.pheno.tsv", covar=DATA / "discovery.covar.tsv")
 
 
+_GENOTYPES: dict[str, np.ndarray] = {}
+
+
+def _all_genotypes(fileset) -> np.ndarray:
+    key = str(fileset.prefix)
+    if key not in _GENOTYPES:
+        _GENOTYPES[key] = fileset.read()
+    return _GENOTYPES[key]
+
+
 def trend_scan(cohort, config, samples=None, covariates=None):
     """Stand-in scan: Armitage trend test (n r^2 of outcome and A1 count) on the given samples only."""
     idx = np.arange(cohort.n) if samples is None else np.asarray(samples)
-    g = cohort.fileset.read(samples=cohort.sample_idx[idx]).astype(np.float64)
+    g = _all_genotypes(cohort.fileset)[cohort.sample_idx[idx]].astype(np.float64)
     y = cohort.y[idx].astype(np.float64)
     called = ~np.isnan(g)
     n = called.sum(axis=0)
@@ -169,6 +179,42 @@ def test_pool_bad_folds(cohort):
         build_pool(cohort, replace(CFG, max_size=0), _fold(cohort.n), scan_fn=trend_scan)
 
 
+def test_fit_pcs_reads_only_training_samples(cohort, monkeypatch):
+    """fit_pcs passes only the fold's .fam rows to the PCA, and its scores to the scan."""
+    import genopt.structure as structure
+
+    train = _fold(cohort.n, seed=10)
+    calls = {}
+
+    def fake_variants(fileset, config, samples=None, variants=None):
+        calls["variants_samples"] = np.asarray(samples)
+        return np.ones(fileset.n_variants, dtype=bool)
+
+    def fake_fit(fileset, config, samples=None, variants=None, **kw):
+        calls["fit_samples"] = np.asarray(samples)
+        calls["n_pcs"] = config.n_pcs
+        return SimpleNamespace(scores=np.arange(len(samples) * config.n_pcs, dtype=float).reshape(len(samples), -1))
+
+    def spy(c, config, samples=None, covariates=None):
+        calls["cov"] = covariates
+        return trend_scan(c, config, samples=samples)
+
+    monkeypatch.setattr(structure, "pca_variants", fake_variants)
+    monkeypatch.setattr(structure, "fit_pca", fake_fit)
+    cfg = replace(CFG, assoc=AssocConfig(n_pcs=4))
+    extra = np.ones((cohort.n, 1))
+    pool = build_pool(cohort, cfg, train, covariates=extra, fit_pcs=True, scan_fn=spy)
+    np.testing.assert_array_equal(calls["variants_samples"], cohort.sample_idx[train])
+    np.testing.assert_array_equal(calls["fit_samples"], cohort.sample_idx[train])
+    assert calls["n_pcs"] == 4
+    assert calls["cov"].shape == (train.size, 5)  # the extra column, then the 4 PCs
+    np.testing.assert_array_equal(calls["cov"][:, 0], 1.0)
+    assert pool.record["n_pcs_fitted_on_fold"] == 4
+    build_pool(cohort, cfg, train, scan_fn=spy)  # fit_pcs off: no PCs
+    assert calls["cov"] is None
+
+
+@pytest.mark.slow
 def test_pcs_fitted_on_the_fold_only(cohort, tmp_path):
     """fit_pcs: PCs come from the training samples; held-out outcome and genotypes still do not matter."""
     from genopt.assoc.pool import write_pool
