@@ -252,7 +252,7 @@ sys.stderr.write("\\n%r %d %d\\n" % (time.perf_counter() - t0, usage.ru_maxrss, 
 """
 
 
-def _wait(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, int]:
+def run_measured(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, int]:
     """Run ``cmd`` through the launcher; return (wall s, the command's own peak RSS MB, exit status).
 
     With ``stdout_path``, the command's stdout goes there (its stderr is shown); otherwise both are discarded.
@@ -282,7 +282,7 @@ def run_python_job(tool: str, task: str, prefix: Path, reps: int, threads: int) 
         str(threads),
     ]
     out_path = WORK / f"worker_{tool}_{task}.json"
-    _, peak, rc = _wait(cmd, stdout_path=out_path)
+    _, peak, rc = run_measured(cmd, stdout_path=out_path)
     if rc != 0:
         raise SystemExit(f"worker {tool} {task} failed with exit status {rc}")
     result: dict[str, Any] = json.loads(out_path.read_text())
@@ -304,7 +304,7 @@ def run_plink_job(tool: str, task: str, prefix: Path, reps: int, threads: int, p
         cmd += ["--keep", str(WORK / "keep_half.txt")]
     totals, peaks = [], []
     for _ in range(reps):
-        wall, peak, rc = _wait(cmd)
+        wall, peak, rc = run_measured(cmd)
         if rc != 0:
             raise SystemExit(f"{' '.join(cmd)} failed with exit status {rc}; see {out}.log")
         totals.append(wall)
@@ -565,7 +565,8 @@ over its C decoder, float32 output) is kept only for `PlinkFileset.as_dask()`. {
 """
 
 
-def write_results(section: str) -> None:
+def write_results(section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the section between ``begin`` and ``end`` in RESULTS.md (append it if absent)."""
     header = """# Benchmark results
 
 Each section below is written by one script in `benchmarks/` (see `benchmarks/README.md`) between its
@@ -574,9 +575,9 @@ search) add their own sections the same way.
 
 """
     text = RESULTS.read_text() if RESULTS.exists() else header
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        after = rest.split(end, 1)[1]
         text = before + section.rstrip("\n") + after
     else:
         text = text.rstrip("\n") + "\n\n" + section

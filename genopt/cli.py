@@ -103,6 +103,41 @@ def _cmd_overlap(args: argparse.Namespace) -> None:
     print(result.summary())
 
 
+def _cmd_assoc(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from genopt.assoc import run_assoc
+
+    out = Path(args.out)
+    result = run_assoc(
+        args.bfile,
+        args.pheno,
+        args.pheno_name,
+        covar=args.covar,
+        covar_names=args.covar_name,
+        n_pcs=args.pcs,
+        out=out,
+        exact_top=args.exact_top,
+    )
+    table = result.table
+    stem = out.with_suffix("") if out.suffix == ".tsv" else out
+    written = [out]
+    if not args.no_plots:
+        from genopt.assoc.plots import manhattan_plot, qq_plot  # matplotlib: imported only when plotting
+
+        written.append(manhattan_plot(table, f"{stem}.manhattan.png", title=f"Manhattan plot: {out.name}"))
+        written.append(qq_plot(table, f"{stem}.qq.png", lambda_gc=result.lambda_gc, title=f"QQ plot: {out.name}"))
+    tests = table["test"].value_counts().to_dict()
+    best = table.iloc[int(np.nanargmin(table["p_value"].to_numpy()))] if table["p_value"].notna().any() else None
+    print(
+        f"{len(table)} variants tested on {len(result.samples)} samples "
+        f"({', '.join(f'{v} {k}' for k, v in tests.items())}); lambda_GC {result.lambda_gc:.3f} "
+        "(median screening chi2 / 0.4549)"
+        + (f"; best {best['rsid']} p={best['p_value']:.3g}" if best is not None else "")
+    )
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
 def _cmd_simulate_bundle(args: argparse.Namespace) -> None:
     from genopt.simulate import make_bundle
 
@@ -205,6 +240,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--pcs", type=int, help="number of principal components (default from PCAConfig)")
     p.add_argument("--project", metavar="PREFIX", help="fileset to project onto the fitted axes")
+
+    from genopt.config import AssocConfig
+
+    assoc_defaults = AssocConfig()
+    p = command(
+        "assoc",
+        _cmd_assoc,
+        "per-variant logistic regression with covariates: score-test screening of every variant, exact "
+        "Wald (Firth fallback) for the top ones; GWAS-SSF columns, effect allele = .bim A1",
+    )
+    _add_bfile(p)
+    p.add_argument("--pheno", metavar="FILE", help="phenotype table (FID IID header); default: .fam column 6")
+    p.add_argument("--pheno-name", metavar="COL", help="phenotype column (default: the first)")
+    p.add_argument("--covar", metavar="FILE", help="covariate table (FID IID header)")
+    p.add_argument("--covar-name", nargs="+", metavar="COL", help="covariate columns to use (default: all)")
+    p.add_argument(
+        "--pcs",
+        type=int,
+        default=assoc_defaults.n_pcs,
+        help="principal components of the cohort's LD-pruned genotypes added as covariates (0 for none)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE.tsv", help="results table; plots go beside it")
+    p.add_argument(
+        "--exact-top",
+        type=int,
+        default=assoc_defaults.exact_top,
+        help="number of top screening variants given the exact Wald/Firth test",
+    )
+    p.add_argument("--no-plots", action="store_true", help="skip the Manhattan and QQ plots")
 
     p = command("overlap", _cmd_overlap, "shared people and relatives between two cohorts (by ID and KING kinship)")
     p.add_argument("prefix_a", metavar="PREFIX_A")

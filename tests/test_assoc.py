@@ -367,3 +367,12 @@ def test_tiny_p_values_stay_positive() -> None:
     fit = fit_variants(y, null.X, g[:, None])
     assert st.chi2[0] > 2000 and st.p[0] == MIN_P  # chi2.sf underflows to 0 here
     assert fit.z[0] > 40 and fit.p[0] == MIN_P
+
+
+def test_thread_count_does_not_change_results(cohort: Cohort) -> None:
+    """Chunks and exact blocks on 1 or 3 threads give bit-identical tables."""
+    v = np.arange(3000)
+    one = scan(cohort, AssocConfig(exact_top=300, chunk_size=256, threads=1), variants=v)
+    three = scan(cohort, AssocConfig(exact_top=300, chunk_size=256, threads=3), variants=v)
+    pd.testing.assert_frame_equal(one.table, three.table, check_exact=True)
+    assert (one.table["test"] == "wald").sum() >= 300

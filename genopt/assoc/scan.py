@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from genopt.assoc.logistic import CHI2_MEDIAN_1DF, NullModel, fit_null, fit_variants, score_test
+from genopt.assoc.logistic import CHI2_MEDIAN_1DF, NullModel, VariantFit, fit_null, fit_variants, score_test
 from genopt.cohort import Cohort
 from genopt.config import AssocConfig, PCAConfig
 from genopt.errors import GenoptError
@@ -122,6 +125,25 @@ def lambda_gc(chi2: npt.ArrayLike) -> float:
 @functools.lru_cache(maxsize=4)
 def _open_cached(prefix: str) -> PlinkFileset:
     return open_plink(prefix)
+
+
+def _map_threads(fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -> list[Any]:
+    """``[fn(x) for x in items]`` on a thread pool, results in input order.
+
+    numpy releases the GIL in the decoder and in the array arithmetic, so
+    chunks run in parallel; BLAS is held to one thread per worker meanwhile so
+    the two levels do not oversubscribe the cores, and so that results are
+    bit-identical whatever the number of threads (a multi-threaded BLAS may
+    split a reduction differently). dask.distributed workers run BLAS on one
+    thread too (its nannies set ``OPENBLAS_NUM_THREADS=1``), so a cluster
+    gives the same bits as a local run.
+    """
+    n = threads if threads > 0 else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    with threadpool_limits(1):
+        if n <= 1 or len(items) <= 1:
+            return [fn(x) for x in items]
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="genopt-assoc") as pool:
+            return list(pool.map(fn, items))
 
 
 def score_chunk(
@@ -256,12 +278,13 @@ def scan(
     chunks = [v_all[i : i + config.chunk_size] for i in range(0, v_all.size, config.chunk_size)]
     t0 = time.perf_counter()
     if client is None:
-        parts = [score_chunk(fs, ch, fam_idx, null) for ch in chunks]
+        parts = _map_threads(lambda ch: score_chunk(fs, ch, fam_idx, null), chunks, config.threads)
     else:
         null_f = client.scatter(null, broadcast=True)
         idx_f = client.scatter(fam_idx, broadcast=True)
-        futures = [client.submit(score_chunk, str(fs.prefix), ch, idx_f, null_f, pure=False) for ch in chunks]
-        parts = client.gather(futures)
+        with threadpool_limits(1):  # in-process workers share this process's BLAS
+            futures = [client.submit(score_chunk, str(fs.prefix), ch, idx_f, null_f, pure=False) for ch in chunks]
+            parts = client.gather(futures)
     t_screen = time.perf_counter() - t0
     res = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in parts[0]} if parts else {}
     if not res:
@@ -293,12 +316,15 @@ def scan(
     pick = set(order[: config.exact_top].tolist()) | set(testable[p[testable] < config.exact_p].tolist())
     rows = np.array(sorted(pick), dtype=np.intp)
     block = 256
-    for i in range(0, rows.size, block):
-        r = rows[i : i + block]
+    blocks = [rows[i : i + block] for i in range(0, rows.size, block)]
+
+    def exact(r: npt.NDArray[np.intp]) -> VariantFit:
         g = fs.read(variants=v_all[r], samples=fam_idx, dtype=np.float64)
-        fit = fit_variants(
+        return fit_variants(
             y, null.X, g, firth_fallback=config.firth_fallback, max_iter=config.max_iter, start=null.beta
         )
+
+    for r, fit in zip(blocks, _map_threads(exact, blocks, config.threads), strict=True):
         table.loc[r, "beta"] = fit.beta
         table.loc[r, "standard_error"] = fit.se
         table.loc[r, "p_value"] = fit.p
