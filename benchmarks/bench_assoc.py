@@ -208,10 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         ),
         platform.processor(),
     )
+    runs_g = ", ".join(f"{w:.2f}" for w in g_walls)
+    runs_p = ", ".join(f"{w:.2f}" for w in p_walls)
+    peak_g, peak_p = statistics.median(g_peaks), statistics.median(p_peaks)
+    reproduce = f".venv/bin/python benchmarks/bench_assoc.py --reps {args.reps}"
     section = f"""{BEGIN}
 ## Association scan
 
-Run {started} at commit `{commit.stdout.strip()}`. Reproduce: `.venv/bin/python benchmarks/bench_assoc.py --reps {args.reps}`
+Run {started} at commit `{commit.stdout.strip()}`. Reproduce: `{reproduce}`
 (it builds the inputs described in its docstring when they are missing).
 
 **Data**: 6,000 people x 100,000 variants (recombined real HapMap 3 segments, 1% missing calls), simulated
@@ -225,16 +229,16 @@ cooperate/defect outcome (3,000 / 3,000), 12 covariates (sex, age, 10 PCs) given
 
 | tool | what it computes | median s | all runs s | median peak RSS MB |
 |---|---|---|---|---|
-| genopt assoc | score test of all 100,000 + exact Wald/Firth of the top 1,000 | {g:.2f} | {", ".join(f"{w:.2f}" for w in g_walls)} | {statistics.median(g_peaks):.0f} |
-| plink2 --glm | exact logistic (Firth fallback) of all 100,000 | {p:.2f} | {", ".join(f"{w:.2f}" for w in p_walls)} | {statistics.median(p_peaks):.0f} |
+| genopt assoc | score test of all 100,000 + exact Wald/Firth of the top 1,000 | {g:.2f} | {runs_g} | {peak_g:.0f} |
+| plink2 --glm | exact logistic (Firth fallback) of all 100,000 | {p:.2f} | {runs_p} | {peak_p:.0f} |
 
 **Ratio**: plink2 / genopt = **{p / g:.1f}x** (target >= 10x).
 
-**Accuracy on the same run** ({acc["n_compared"]} variants with a p from both):
-Pearson r of -log10 p, genopt (score test, or Wald for the exact rows) vs plink2 (Wald) = {acc["pearson_log10p_all"]:.5f}
-(Spearman {acc["spearman_log10p_all"]:.5f}; target r >= 0.99); the {acc["n_exact"]} exact rows' OR differ from plink2's by at
-most {acc["max_rel_or_exact"]:.2g} relative (plink2 prints 6 significant digits); {acc["top100_overlap"]} of plink2's
-top 100 variants are in genopt's top 100.
+**Accuracy on the same run** ({acc["n_compared"]} variants with a p from both): Pearson r of -log10 p,
+genopt (score test, or Wald for the exact rows) vs plink2 (Wald) = {acc["pearson_log10p_all"]:.5f}
+(Spearman {acc["spearman_log10p_all"]:.5f}; target r >= 0.99); the {acc["n_exact"]} exact rows' OR differ
+from plink2's by at most {acc["max_rel_or_exact"]:.2g} relative (plink2 prints 6 significant digits);
+{acc["top100_overlap"]} of plink2's top 100 variants are in genopt's top 100.
 {END}
 """
     if not args.no_write:
