@@ -375,6 +375,8 @@ class RunConfig:
     pca: PCAConfig = field(default_factory=PCAConfig)
     harmonise: HarmoniseConfig = field(default_factory=HarmoniseConfig)
     overlap: OverlapConfig = field(default_factory=OverlapConfig)
+    assoc: AssocConfig = field(default_factory=AssocConfig)
+    clump: ClumpConfig = field(default_factory=ClumpConfig)
 
 
 T = TypeVar("T")

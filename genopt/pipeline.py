@@ -28,6 +28,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from genopt import __version__
+from genopt.assoc.clump import clump, write_clumps
+from genopt.assoc.scan import scan, write_assoc
 from genopt.cohort import Cohort
 from genopt.config import CohortSpec, RunConfig, dump_config, load_config, to_dict
 from genopt.errors import GenoptError
@@ -139,13 +141,50 @@ def _oracle_auc(cohort: Cohort, truth: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+GENOME_WIDE = 5e-8
+
+
+def _assoc_summary(
+    table: pd.DataFrame, lambda_gc: float, n_clumps: int, config: RunConfig, n_pcs: int
+) -> dict[str, Any]:
+    p = table["p_value"].to_numpy(dtype=float)
+    return {
+        "n_variants": len(table),
+        "lambda_gc": float(lambda_gc),
+        "n_genome_wide": int(np.sum(p < GENOME_WIDE)),
+        "n_exact": int(table["test"].isin(["wald", "firth"]).sum()),
+        "n_clumps": n_clumps,
+        "how": f"logistic regression of the outcome on each discovery QC-passed variant with "
+        f"{', '.join(config.discovery.covar_names) or 'the covariates'} and {n_pcs} PCs; score test for every "
+        f"variant, exact Wald (Firth fallback) for the top {config.assoc.exact_top} and any with screening "
+        f"p < {config.assoc.exact_p:g}; lambda_GC = median screening chi2 / 0.4549; clumps as plink --clump "
+        f"(p1 {config.clump.p1:g}, p2 {config.clump.p2:g}, r2 {config.clump.r2:g}, {config.clump.kb} kb). "
+        "These are discovery-wide statistics for reporting; the search rebuilds its pool inside each CV fold",
+    }
+
+
+def _truth_recovery(table: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
+    """How the simulation's causal variants fare in the scan (simulated data only)."""
+    causal = table["rsid"].isin(truth["rsid"]).to_numpy()
+    hit = table["p_value"].to_numpy(dtype=float) < GENOME_WIDE
+    return {
+        "n_causal": len(truth),
+        "n_causal_tested": int(causal.sum()),
+        "n_causal_genome_wide": int((causal & hit).sum()),
+        "n_null_genome_wide": int((~causal & hit).sum()),
+        "how": f"p < {GENOME_WIDE:g} in the discovery scan; null = not one of the simulation's causal variants "
+        "(a null hit can still be in LD with a causal one)",
+    }
+
+
 def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     """Run the foundation flow described by a TOML config; return the path of ``summary.md``.
 
     Writes into the run directory: ``config.toml`` (resolved), ``manifest.json``
     (seed, input sha256, versions, step timings), ``qc/<cohort>/`` tables,
     ``pca/`` (discovery eigenvectors, projected held-out coordinates),
-    ``harmonise/<cohort>.drops.tsv``, ``overlap/<cohort>.tsv``,
+    ``harmonise/<cohort>.drops.tsv``, ``overlap/<cohort>.tsv``, ``assoc/``
+    (discovery scan, clumps, Manhattan and QQ plots),
     ``summary.json`` and ``summary.md``.
     """
     config_path = Path(config_path)
@@ -215,11 +254,37 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
             "held-out cohorts are projected with the discovery loadings",
         }
 
+    with timer.step("association scan and clumping on discovery"):
+        k = min(config.assoc.n_pcs, model.n_pcs)
+        disc_pcs = model.transform(disc).scores[:, :k]
+        result = scan(
+            disc,
+            config.assoc,
+            covariates=disc_pcs,
+            covariate_names=[f"PC{i + 1}" for i in range(k)],
+            variants=np.flatnonzero(disc_pass),
+        )
+        write_assoc(result, run_dir / "assoc" / "discovery.tsv")
+        clumps = clump(result.table, disc.fileset, config.clump, samples=disc.sample_idx)
+        write_clumps(clumps, run_dir / "assoc" / "discovery.clumps.tsv")
+        summary["assoc"] = _assoc_summary(result.table, result.lambda_gc, len(clumps.index), config, k)
+        assoc_table = result.table
+
     if truth_path:
         with timer.step("simulation truth"):
             truth = read_truth(truth_path)
             for name, cohort in cohorts.items():
                 summary["cohorts"][name]["oracle"] = _oracle_auc(cohort, truth)
+            summary["assoc"]["truth"] = _truth_recovery(assoc_table, truth)
+
+    with timer.step("plots"):
+        from genopt.assoc.plots import manhattan_plot, qq_plot  # matplotlib only when plotting
+
+        causal = list(truth["rsid"]) if truth_path else None
+        manhattan_plot(
+            assoc_table, run_dir / "assoc" / "discovery.manhattan.png", highlight=causal, title="discovery"
+        )
+        qq_plot(assoc_table, run_dir / "assoc" / "discovery.qq.png", lambda_gc=summary["assoc"]["lambda_gc"])
 
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))
@@ -253,7 +318,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         "",
         f"Run directory: `{summary['run_dir']}`; seed {summary['seed']}. "
         "Numbers below come from `summary.json` in the same folder; every table they rest on is in "
-        "`qc/`, `pca/`, `harmonise/` and `overlap/`.",
+        "`qc/`, `pca/`, `harmonise/`, `overlap/` and `assoc/`.",
         "",
     ]
     if "pca" in summary:
@@ -262,6 +327,20 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"Ancestry axes: {p['n_pcs']} PCs from {p['n_variants']} variants of `{p['fitted_on']}` ({p['how']}).",
             "",
         ]
+    if "assoc" in summary:
+        a = summary["assoc"]
+        lines += [
+            f"Association scan of discovery: {a['n_variants']} variants, lambda_GC {a['lambda_gc']:.3f}, "
+            f"{a['n_genome_wide']} at p < 5e-8, {a['n_clumps']} clumps (`assoc/`; {a['how']}).",
+            "",
+        ]
+        if "truth" in a:
+            t = a["truth"]
+            lines += [
+                f"Simulation truth: {t['n_causal_genome_wide']} of {t['n_causal']} causal variants reach p < 5e-8; "
+                f"{t['n_null_genome_wide']} non-causal variants do ({t['how']}).",
+                "",
+            ]
     for name, c in summary["cohorts"].items():
         o, q = c["outcome"], c["qc"]
         lines += [
