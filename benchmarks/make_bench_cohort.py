@@ -102,8 +102,12 @@ def make_cohort(
         bim["pos"] = bim["pos"] + tile * (chrom_len.loc[bim["chrom"]].to_numpy())
         bims.append(bim)
     variants = pd.concat(bims, ignore_index=True)
-    if variants["pos"].max() >= 2**31 - 1:
-        raise ValueError("too many tiles: shifted positions overflow PLINK's 32-bit positions")
+    top = int(variants["pos"].max())
+    if top >= 2**31 - 1:
+        # Many tiles: shrink the shifted positions into PLINK's 32-bit range (order kept; distances
+        # shrink by the same factor, so only kb-window steps see it). Smaller cohorts are unchanged.
+        factor = -(-top // (2**31 - 2))
+        variants["pos"] = variants["pos"] // factor + 1
     # One contiguous block per chromosome, sorted by (shifted) position.
     order = np.lexsort((variants["pos"].to_numpy(), pd.to_numeric(variants["chrom"]).to_numpy()))
     out = out[:, order]

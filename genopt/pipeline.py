@@ -281,9 +281,7 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
         from genopt.assoc.plots import manhattan_plot, qq_plot  # matplotlib only when plotting
 
         causal = list(truth["rsid"]) if truth_path else None
-        manhattan_plot(
-            assoc_table, run_dir / "assoc" / "discovery.manhattan.png", highlight=causal, title="discovery"
-        )
+        manhattan_plot(assoc_table, run_dir / "assoc" / "discovery.manhattan.png", highlight=causal, title="discovery")
         qq_plot(assoc_table, run_dir / "assoc" / "discovery.qq.png", lambda_gc=summary["assoc"]["lambda_gc"])
 
     summary["timings_seconds"] = timer.seconds
