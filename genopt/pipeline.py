@@ -241,7 +241,7 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
         model.save(run_dir / "pca" / "model.json")
         for name, cohort in cohorts.items():
             projection = model.transform(cohort)
-            write_tsv(run_dir / "pca" / f"{name}.eigenvec.tsv", projection.as_frame(), float_format="%.8g")
+            write_tsv(run_dir / "pca" / f"{name}.eigenvec.tsv", projection.as_frame())
             r_pc1 = float(np.corrcoef(projection.scores[:, 0], cohort.y)[0, 1])
             summary["cohorts"][name]["pc1_outcome_correlation"] = r_pc1
         summary["pca"] = {

@@ -515,8 +515,8 @@ class QCResult:
         samples = self.samples[SAMPLE_QC_COLUMNS].copy()
         for table in (variants, samples):
             table["PASS"] = np.where(table["PASS"].to_numpy(dtype=bool), "TRUE", "FALSE")
-        write_tsv(out / "variants_qc.tsv", variants, float_format="%.10g")
-        write_tsv(out / "samples_qc.tsv", samples, float_format="%.10g")
+        write_tsv(out / "variants_qc.tsv", variants)
+        write_tsv(out / "samples_qc.tsv", samples)
         write_tsv(out / "duplicates.tsv", self.duplicates.table())
         summary = {"counts": self.counts(), "config": _config_dict(self.config)}
         write_text(out / "qc_summary.json", json.dumps(summary, indent=2) + "\n")

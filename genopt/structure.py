@@ -982,10 +982,6 @@ def _randomized_eig(
 # ---------------------------------------------------------------------------
 
 
-def _float_format() -> str:
-    return "%.10g"
-
-
 def pca_variants(
     fileset: PlinkFileset,
     config: PCAConfig | None = None,
@@ -1065,17 +1061,16 @@ def run_pca(
     model = fit_pca(fileset, config, variants=kept)
     ids = fileset.variants["id"].astype(str).to_numpy()[kept]
     write_text(out / "pca.prune.in", "".join(f"{v}\n" for v in ids))
-    write_tsv(out / "pca.eigenvec.tsv", model.scores_frame(), float_format=_float_format())
+    write_tsv(out / "pca.eigenvec.tsv", model.scores_frame())
     write_tsv(
         out / "pca.eigenval.tsv",
         pd.DataFrame({"PC": [f"PC{i + 1}" for i in range(model.n_pcs)], "EIGENVALUE": model.eigenvalues}),
-        float_format=_float_format(),
     )
     write_tsv(out / "pca.loadings.tsv", model.loadings_frame(), float_format="%.12g")
     model.save(out / "pca.model.json")
     if project is not None:
         proj = model.transform(project, max_missing=config.max_missing)
-        write_tsv(out / "pca.projected.eigenvec.tsv", proj.as_frame(), float_format=_float_format())
+        write_tsv(out / "pca.projected.eigenvec.tsv", proj.as_frame())
         write_text(out / "pca.projected.summary.json", json.dumps(proj.summary(), indent=2) + "\n")
         log.info(
             "PCA projection: %d of %d model variants missing, %d flipped",

@@ -362,7 +362,7 @@ def write_assoc(result: AssocResult, path: str | Path) -> None:
     Missing values are ``NA`` (only where ``error_code`` is not ``.``);
     floats with 10 significant digits.
     """
-    write_tsv(path, result.table, float_format="%.10g")
+    write_tsv(path, result.table)
 
 
 def run_assoc(

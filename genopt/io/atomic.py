@@ -70,10 +70,15 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_tsv(path: str | Path, frame: pd.DataFrame, float_format: str | None = None) -> None:
+#: How genopt writes floats in its tables: 10 significant digits (PLINK prints 6).
+TABLE_FLOAT_FORMAT = "%.10g"
+
+
+def write_tsv(path: str | Path, frame: pd.DataFrame, float_format: str | None = TABLE_FLOAT_FORMAT) -> None:
     """Write a DataFrame as a tab-separated file atomically, without the index.
 
-    Missing values are written as ``NA``.
+    Missing values are written as ``NA``; floats with ``float_format``
+    (:data:`TABLE_FLOAT_FORMAT` by default; None for Python's shortest repr).
     """
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format=float_format)
