@@ -308,6 +308,71 @@ class PoolConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """The variant-subset and hyperparameter search (:mod:`genopt.search.engine`).
+
+    Attributes
+    ----------
+    engine
+        ``"ga"`` (pygad genetic algorithm), ``"random"`` or ``"grid"``.
+    budget
+        Fitness evaluations (models actually fitted; cache hits are counted
+        apart and are free). Every engine stops at exactly this many.
+    population
+        GA population size (also the batch size of random/grid history rows).
+    parents_mating
+        GA parents selected per generation.
+    keep_elitism
+        GA: best solutions copied unchanged into the next generation.
+    tournament_k
+        GA tournament size of parent selection.
+    crossover_probability
+        GA probability that a pair of parents is crossed (uniform crossover).
+    mutations
+        GA: mean number of variant add/drop/swap moves per offspring (at least one).
+    hyper_mutation
+        GA: probability that each hyperparameter gene of an offspring is mutated.
+    max_variants
+        Variant slots of the genome: the largest subset the search can hold.
+    size_penalty
+        Single objective = mean CV AUC - ``size_penalty`` x number of variants.
+    families
+        Model families searched (names from ``genopt.search.types.FAMILIES``).
+    log10_alpha, log10_C
+        Bounds of log10 ridge alpha and log10 logistic C.
+    learning_rates, max_depths
+        Choices of the gradient-boosting learning rate and tree depth.
+    max_generations
+        GA generation cap (None: until the budget is spent).
+    patience
+        GA early stop after this many generations without a better best
+        objective (None: off).
+    max_seconds
+        Stop after this wall time in seconds (None: off).
+    """
+
+    engine: str = "ga"
+    budget: int = 2000
+    population: int = 50
+    parents_mating: int = 20
+    keep_elitism: int = 2
+    tournament_k: int = 3
+    crossover_probability: float = 0.9
+    mutations: float = 1.5
+    hyper_mutation: float = 0.15
+    max_variants: int = 50
+    size_penalty: float = 0.001
+    families: tuple[str, ...] = ("ridge", "logistic_l2", "logistic_l1", "logistic_enet", "gbm")
+    log10_alpha: tuple[float, float] = (-2.0, 4.0)
+    log10_C: tuple[float, float] = (-3.0, 2.0)
+    learning_rates: tuple[float, ...] = (0.03, 0.1, 0.3)
+    max_depths: tuple[int, ...] = (1, 2, 3)
+    max_generations: int | None = None
+    patience: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class CohortSpec:
     """Where one cohort's files are. Relative paths are relative to the config file.
 
