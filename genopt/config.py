@@ -349,6 +349,9 @@ class SearchConfig:
         objective (None: off).
     max_seconds
         Stop after this wall time in seconds (None: off).
+    multi_objective
+        GA: NSGA-II on (mean CV AUC, -number of variants) instead of the
+        single penalised objective; the front is taken over all evaluations.
     """
 
     engine: str = "ga"
@@ -370,6 +373,7 @@ class SearchConfig:
     max_generations: int | None = None
     patience: int | None = None
     max_seconds: float | None = None
+    multi_objective: bool = False
 
 
 @dataclass(frozen=True)

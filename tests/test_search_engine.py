@@ -370,3 +370,39 @@ def test_pareto_front_and_best_by_objective() -> None:
     assert result.best is evs[1]  # 0.695 - 0.012 beats 0.700 - 0.030
     assert SearchResult(evs, [], 0.0, 5, 0, "x").best is evs[0]
     assert list(result.best_so_far()) == [0.7] * 5
+
+
+# ---------------------------------------------------------------- NSGA-II
+def test_nsga2_front_is_taken_over_all_evaluations_not_pygads_last_population() -> None:
+    """pygad's ``pareto_fronts[0]`` covers only the final population; ours covers every evaluation."""
+    sp = space()
+    fit = StandIn()
+    result = GAEngine(sp, population=30, multi_objective=True).run(fit, 600, seed=0)
+    assert result.n_evaluations == 600 == fit.calls
+    front = result.pareto_front()
+    sizes = [e.candidate.n_variants for e in front]
+    aucs = [e.mean_auc for e in front]
+    assert sizes == sorted(set(sizes)) and aucs == sorted(aucs) and len(front) >= 3
+    # nothing evaluated dominates a front point
+    for point in front:
+        assert not any(
+            e.mean_auc >= point.mean_auc
+            and e.candidate.n_variants <= point.candidate.n_variants
+            and (e.mean_auc > point.mean_auc or e.candidate.n_variants < point.candidate.n_variants)
+            for e in result.evaluations
+        )
+    theirs = result.extra["pygad_front"]
+    assert theirs and all(any(e is t for e in result.evaluations) for t in theirs)
+    # every point of pygad's front is matched or dominated by ours
+    for t in theirs:
+        best_at_size = max(e.mean_auc for e in front if e.candidate.n_variants <= t.candidate.n_variants)
+        assert best_at_size >= t.mean_auc
+    # the pitfall is real: in this seeded run 4 of pygad's 5 front points are dominated by earlier evaluations
+    dominated = [
+        t
+        for t in theirs
+        if any(e.mean_auc > t.mean_auc and e.candidate.n_variants <= t.candidate.n_variants for e in front)
+    ]
+    assert len(dominated) >= 1
+    again = GAEngine(sp, population=30, multi_objective=True).run(StandIn(), 600, seed=0)
+    assert [e.candidate for e in again.evaluations] == [e.candidate for e in result.evaluations]

@@ -270,6 +270,7 @@ class GAEngine:
     max_generations: int | None = None
     patience: int | None = None
     max_seconds: float | None = None
+    multi_objective: bool = False
 
     @classmethod
     def from_config(cls, space: SearchSpace, config: SearchConfig) -> GAEngine:
@@ -286,6 +287,7 @@ class GAEngine:
             max_generations=config.max_generations,
             patience=config.patience,
             max_seconds=config.max_seconds,
+            multi_objective=config.multi_objective,
         )
 
     def generations_for(self, budget: int) -> int:
@@ -310,11 +312,15 @@ class GAEngine:
         start = time.perf_counter()
         state = {"best": -math.inf, "stale": 0}
 
-        def fitness_func(ga: Any, solution: Any, index: Any) -> float:
+        def fitness_func(ga: Any, solution: Any, index: Any) -> float | list[float]:
             try:
-                return objective(budgeted(space.decode(solution)), penalty)
+                evaluation = budgeted(space.decode(solution))
             except BudgetExhausted:
-                return -math.inf
+                # pygad needs finite objective vectors: AUC 0 with one variant more than a genome holds
+                return [0.0, -float(space.max_variants + 1)] if self.multi_objective else -math.inf
+            if self.multi_objective:
+                return [evaluation.mean_auc, -float(evaluation.candidate.n_variants)]
+            return objective(evaluation, penalty)
 
         def mutation(offspring: Any, ga: Any) -> Any:
             mutated = space.mutate(offspring, mutation_rng, self.mutations, self.hyper_mutation)
@@ -324,7 +330,16 @@ class GAEngine:
             pop = np.asarray(ga.population, dtype=np.float64)
             best = _best_objective(budgeted, penalty)
             distinct = len({tuple(r) for r in pop.tolist()})
-            values = list(ga.last_generation_fitness)
+            values = (
+                [
+                    objective(budgeted.seen[space.decode(r)], penalty)
+                    if space.decode(r) in budgeted.seen
+                    else -math.inf
+                    for r in pop
+                ]
+                if self.multi_objective
+                else list(ga.last_generation_fitness)
+            )
             member = space.subset_matrix(pop)
             history.append(_row(ga.generations_completed, values, member, distinct, budgeted, best, start))
             if best > state["best"] + 1e-12:
@@ -353,7 +368,7 @@ class GAEngine:
             initial_population=_to_object(initial, space),
             gene_space=space.gene_space(),
             gene_type=space.gene_type(),
-            parent_selection_type="tournament",
+            parent_selection_type="nsga2" if self.multi_objective else "tournament",
             K_tournament=self.tournament_k,
             keep_elitism=self.keep_elitism,
             crossover_type="uniform",
@@ -374,8 +389,27 @@ class GAEngine:
             n_evaluations=budgeted.evaluations,
             n_cache_hits=budgeted.cache_hits,
             engine="ga",
-            extra={"generations": ga.generations_completed},
+            extra={"generations": ga.generations_completed, "pygad_front": _pygad_front(ga, space, budgeted)},
         )
+
+
+def _pygad_front(ga: Any, space: SearchSpace, budgeted: BudgetedFitness) -> list[Evaluation]:
+    """The candidates of pygad's own first Pareto front (multi-objective runs; else empty).
+
+    pygad's ``pareto_fronts[0]`` is the non-dominated set of the *final
+    population* only (computed by its last parent selection), not of every
+    solution evaluated during the run: use :meth:`SearchResult.pareto_front`
+    (over all evaluations) for the front; this is kept for comparison.
+    """
+    fronts = getattr(ga, "pareto_fronts", None)
+    if not fronts or ga.parent_selection_type != "nsga2":
+        return []
+    out: list[Evaluation] = []
+    for row in fronts[0]:
+        candidate = space.decode(ga.population[int(row[0])])
+        if candidate in budgeted.seen and budgeted.seen[candidate] not in out:
+            out.append(budgeted.seen[candidate])
+    return out
 
 
 def _to_object(values: npt.NDArray[np.float64], space: SearchSpace) -> npt.NDArray[Any]:
