@@ -406,3 +406,33 @@ def test_nsga2_front_is_taken_over_all_evaluations_not_pygads_last_population() 
     assert len(dominated) >= 1
     again = GAEngine(sp, population=30, multi_objective=True).run(StandIn(), 600, seed=0)
     assert [e.candidate for e in again.evaluations] == [e.candidate for e in result.evaluations]
+
+
+# ---------------------------------------------------------------- with the real fitness
+def test_ga_with_cv_fitness_on_simulated_genotypes() -> None:
+    """GAEngine driving the real CVFitness (ridge fast path): budget and cache accounting agree."""
+    from genopt.search.fitness import CVFitness, make_folds
+
+    rng = np.random.default_rng(0)
+    n, p = 400, 60
+    g = rng.binomial(2, 0.3, size=(n, p)).astype(np.float64)
+    causal = [3, 17, 29, 41, 55]
+    liability = (g[:, causal] - 0.6).sum(axis=1) + rng.normal(0, 1.0, n)
+    y = (liability > np.median(liability)).astype(int)
+    cov = rng.normal(size=(n, 2))
+    fit = CVFitness(g, cov, y, make_folds(y, k=4, seed=0))
+    sp = SearchSpace(pool_size=p, max_variants=20, families=("ridge",))
+    result = GAEngine(sp, population=30, size_penalty=0.002).run(fit, 300, seed=0)
+    assert result.n_evaluations == 300 == fit.evaluations
+    assert fit.cache_hits == 0  # in-run repeats are served by the engine
+    best = set(result.best.candidate.subset)
+    assert len(best & set(causal)) >= 4
+    chosen = result.choose_one_se()
+    assert chosen.candidate.n_variants <= result.best.candidate.n_variants
+    # a second run on the same fitness replays the first run's candidates free from its cache,
+    # then spends its own budget on new ones
+    again = GAEngine(sp, population=30, size_penalty=0.002).run(fit, 300, seed=0)
+    assert [e.candidate for e in again.evaluations][:300] == [e.candidate for e in result.evaluations]
+    assert all(e.cached for e in again.evaluations[:300]) and not any(e.cached for e in again.evaluations[300:])
+    assert again.n_evaluations == 300 and again.n_cache_hits >= 300 and fit.evaluations == 600
+    assert again.best.mean_auc >= result.best.mean_auc
