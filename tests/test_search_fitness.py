@@ -60,6 +60,9 @@ def test_rank_auc_equals_sklearn_with_ties() -> None:
     got = _batched_auc(sb, yb)
     want = [roc_auc_score(yb[i][yb[i] >= 0], sb[i][yb[i] >= 0]) for i in range(4)]
     np.testing.assert_allclose(got, want, atol=1e-12)
+    sc = rng.normal(size=(4, 250))  # no ties (the other branch)
+    want = [roc_auc_score(yb[i][yb[i] >= 0], sc[i][yb[i] >= 0]) for i in range(4)]
+    np.testing.assert_allclose(_batched_auc(sc, yb), want, atol=1e-12)
     assert np.isnan(auc([1, 1, 1], [0.1, 0.2, 0.3]))
 
 

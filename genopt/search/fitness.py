@@ -444,19 +444,25 @@ def _batched_auc(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) 
     """
     k, m = scores.shape
     s = np.where(labels < 0, np.inf, scores)  # padding sorts last and does not move real ranks
-    order = np.argsort(s, axis=1, kind="stable")
+    order = np.argsort(s, axis=1)
     sv = np.take_along_axis(s, order, axis=1)
-    lab = np.take_along_axis(labels, order, axis=1).ravel()
+    n1 = (labels == 1).sum(axis=1)
+    n0 = (labels == 0).sum(axis=1)
+    same = sv[:, 1:] == sv[:, :-1]
+    if not (same & np.isfinite(sv[:, 1:])).any():  # no tie among real scores: ranks are positions
+        pos_sorted = np.take_along_axis(labels, order, axis=1) == 1
+        rank_sum = (pos_sorted * np.arange(1, m + 1)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray((rank_sum - n1 * (n1 + 1) / 2.0) / (n1 * n0), dtype=np.float64)
     new = np.ones((k, m), dtype=bool)
-    new[:, 1:] = sv[:, 1:] != sv[:, :-1]
+    new[:, 1:] = ~same
     new = new.ravel()
+    lab = np.take_along_axis(labels, order, axis=1).ravel()
     gid = np.cumsum(new) - 1
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], k * m) - 1
     mid = ((starts % m) + (ends % m)) / 2.0 + 1.0  # 1-based mid-rank within the row
     pos = (lab == 1).reshape(k, m)
-    n1 = pos.sum(axis=1)
-    n0 = (labels == 0).sum(axis=1)
     rank_sum = np.where(pos, mid[gid].reshape(k, m), 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray((rank_sum - n1 * (n1 + 1) / 2.0) / (n1 * n0), dtype=np.float64)
