@@ -105,6 +105,17 @@ def test_ridge_fast_path_equals_sklearn_on_real_data(fitness: CVFitness) -> None
         np.testing.assert_allclose(model.coef_[:c] * COVARIATE_SCALE, fast_coef[f, :c], rtol=1e-6, atol=1e-10)
 
 
+def test_fast_equals_sklearn_without_covariates_and_with_constant_columns(pool: dict[str, np.ndarray]) -> None:
+    g = pool["G"][:, :60].copy()
+    folds = make_folds(pool["y"], k=3, seed=2)
+    g[folds[0][0], 5] = 1.0  # constant in fold 0's training rows (SD 1 there, as StandardScaler)
+    for cov in (None, pool["C"]):
+        fit = CVFitness(g, cov, pool["y"], folds)
+        for subset, alpha in (([5], 1.0), ([0, 5, 9, 33, 59], 10.0), (list(range(60)), 100.0)):
+            cand = ridge(subset, alpha)
+            np.testing.assert_allclose(fit.evaluate(cand).fold_aucs, fit.evaluate_sklearn(cand).fold_aucs, atol=1e-6)
+
+
 def test_penalty_shrinks_variants_not_covariates(fitness: CVFitness) -> None:
     subset = list(range(0, 500, 50))
     weak = fitness.ridge_coefficients(ridge(subset, 1e-3))
