@@ -164,7 +164,7 @@ class CVFitness:
     Attributes
     ----------
     evaluations
-        Models evaluated (cache misses), every fold counted once per candidate.
+        Candidates evaluated by :meth:`evaluate` (cache misses; one per candidate, all folds).
     cache_hits
         :meth:`evaluate` calls answered from the cache.
     seconds
