@@ -1,0 +1,543 @@
+"""The honest search: split discovery, search on one part, choose on the other.
+
+:func:`run_search` orchestrates the candidate pool, the fitness and the engine
+so that the internal validation part of the discovery cohort is never seen by
+anything that is fitted or chosen before the final pick among the Pareto front:
+
+1. The discovery rows are split (stratified by ``y``, seeded) into a *search*
+   part and an internal *validation* part (``validation_fraction``).
+2. Principal components are fitted on the search part's genotypes only
+   (:func:`genopt.structure.pca_variants` then :func:`genopt.structure.fit_pca`
+   with ``samples`` = the search part's .fam rows) and projected onto the
+   validation part (:meth:`genopt.structure.PCAModel.transform`).
+3. The candidate pool is built on the search part only
+   (:func:`genopt.assoc.pool.build_pool` with ``train_idx`` = search rows and
+   the search part's PCs as covariates).
+4. :class:`~genopt.search.fitness.CVFitness` runs k-fold CV inside the search
+   part (pool genotypes of the search rows; missing calls imputed with the
+   search-part mean of the variant; covariates = cohort covariates + PCs);
+   the engine of :func:`genopt.search.engine.make_engine` spends the budget.
+5. Each Pareto-front candidate (mean CV AUC vs number of variants, over all
+   evaluations) is fitted on the whole search part and scored on the
+   validation part; the chosen candidate is the smallest front candidate whose
+   validation AUC is within one DeLong standard error (of the best validation
+   AUC) of the best validation AUC.
+
+Honesty caveat
+--------------
+The pool is selected on the whole search part, so the inner CV AUC is
+optimistic (the pool saw the outcomes of every CV fold's validation rows); it is
+labelled ``inner_cv_auc (optimistic: pool selected on the same samples)``.
+The validation AUC of the chosen candidate is honest for the pool, the PCs and
+the search, but it is the maximum-ish of a few front candidates scored on the
+same rows (the one-SE rule limits that selection). Optimism = inner CV AUC -
+validation AUC. TODO: rebuild the pool inside each CV fold's training part so
+that the inner CV AUC itself is honest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from genopt.assoc.pool import CandidatePool, build_pool, write_pool
+from genopt.cohort import Cohort
+from genopt.config import PCAConfig, PoolConfig, SearchConfig
+from genopt.errors import GenoptError
+from genopt.io.atomic import write_text, write_tsv
+from genopt.search.engine import SearchResult, make_engine
+from genopt.search.fitness import CVFitness, make_folds
+from genopt.search.space import SearchSpace
+from genopt.search.types import Candidate, Evaluation
+
+__all__ = [
+    "INNER_CV_LABEL",
+    "PARETO_COLUMNS",
+    "SearchOutcome",
+    "auc_delong_se",
+    "fit_and_score",
+    "run_search",
+    "split_discovery",
+]
+
+#: How the inner CV AUC is labelled in every output.
+INNER_CV_LABEL = "inner_cv_auc (optimistic: pool selected on the same samples)"
+
+#: Columns of ``pareto.tsv``.
+PARETO_COLUMNS = (
+    "n_variants",
+    "mean_auc",
+    "se_auc",
+    "validation_auc",
+    "validation_se",
+    "chosen",
+    "family",
+    "params",
+    "variant_ids",
+)
+
+
+def split_discovery(
+    y: npt.ArrayLike, validation_fraction: float, seed: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Stratified split of cohort rows into a search part and a validation part.
+
+    Parameters
+    ----------
+    y
+        Outcome per cohort row, shape ``(n,)`` (1 = cooperate, 0 = defect).
+    validation_fraction
+        Fraction of rows (rounded as :func:`sklearn.model_selection.train_test_split`)
+        held out for validation, in (0, 1).
+    seed
+        ``random_state`` of the shuffle.
+
+    Returns
+    -------
+    ``(search_idx, validation_idx)``: sorted, disjoint intp cohort row indices
+    covering all rows; each part holds the class proportions of ``y`` (to
+    within one sample per class).
+    """
+    from sklearn.model_selection import train_test_split
+
+    yy = np.asarray(y).ravel()
+    if not 0.0 < validation_fraction < 1.0:
+        raise GenoptError(f"validation_fraction = {validation_fraction!r} must be in (0, 1)")
+    rows = np.arange(yy.size, dtype=np.intp)
+    search, valid = train_test_split(rows, test_size=validation_fraction, stratify=yy, random_state=seed, shuffle=True)
+    return np.sort(search).astype(np.intp), np.sort(valid).astype(np.intp)
+
+
+def auc_delong_se(y: npt.ArrayLike, score: npt.ArrayLike) -> tuple[float, float]:
+    """ROC AUC and its DeLong (1988) standard error.
+
+    Parameters
+    ----------
+    y
+        0/1 labels, shape ``(n,)``.
+    score
+        Scores, shape ``(n,)``, higher = more likely 1.
+
+    Returns
+    -------
+    ``(auc, se)``. With structural components ``V10_i`` (fraction of negatives
+    scored below positive ``i``, ties one half) and ``V01_j`` (fraction of
+    positives scored above negative ``j``), ``var = var(V10)/m + var(V01)/n``
+    (sample variances, ``ddof=1``; ``m`` positives, ``n`` negatives).
+    """
+    yy = np.asarray(y).astype(bool)
+    s = np.asarray(score, dtype=np.float64)
+    pos, neg = s[yy], s[~yy]
+    m, n = pos.size, neg.size
+    if m < 2 or n < 2:
+        return float("nan"), float("nan")
+    neg_sorted, pos_sorted = np.sort(neg), np.sort(pos)
+    v10 = (np.searchsorted(neg_sorted, pos, "left") + np.searchsorted(neg_sorted, pos, "right")) / (2.0 * n)
+    v01 = 1.0 - (np.searchsorted(pos_sorted, neg, "left") + np.searchsorted(pos_sorted, neg, "right")) / (2.0 * m)
+    var = v10.var(ddof=1) / m + v01.var(ddof=1) / n
+    return float(v10.mean()), float(np.sqrt(var))
+
+
+def fit_and_score(
+    fitness: CVFitness,
+    candidate: Candidate,
+    genotypes_fit: npt.NDArray[np.float64],
+    covariates_fit: npt.NDArray[np.float64],
+    y_fit: npt.ArrayLike,
+    genotypes_score: npt.NDArray[np.float64],
+    covariates_score: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Fit ``candidate`` on one set of rows and score another.
+
+    Uses ``fitness``'s estimator (:meth:`CVFitness.estimator`) and its
+    conventions: columns ``[C, G_S]`` standardised with the fitting rows' means
+    and population SDs (constant column: SD 1), covariates multiplied by
+    :meth:`CVFitness.covariate_scale`; score = linear predictor (``ridge``),
+    decision function (logistic families) or P(y = 1) (``gbm``).
+
+    Parameters
+    ----------
+    genotypes_fit, genotypes_score
+        Pool genotypes (A1 counts, imputed, no NaN), ``(n_fit, p)`` and ``(n_score, p)``.
+    covariates_fit, covariates_score
+        ``(n_fit, c)`` and ``(n_score, c)``.
+    y_fit
+        Outcome of the fitting rows, ``(n_fit,)``.
+
+    Returns
+    -------
+    float64 scores of the scoring rows, ``(n_score,)`` (constant 0 for a model
+    with no column at all).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    cols = np.asarray(candidate.subset, dtype=np.intp)
+    xf = np.column_stack([covariates_fit, genotypes_fit[:, cols]]).astype(np.float64)
+    xs = np.column_stack([covariates_score, genotypes_score[:, cols]]).astype(np.float64)
+    if xf.shape[1] == 0:
+        return np.zeros(xs.shape[0])
+    mean = xf.mean(axis=0)
+    sd = xf.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    scale = np.ones(xf.shape[1])
+    scale[: covariates_fit.shape[1]] = fitness.covariate_scale(candidate.family)
+    xf = (xf - mean) / sd * scale
+    xs = (xs - mean) / sd * scale
+    model = fitness.estimator(candidate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(xf, np.asarray(y_fit, dtype=np.float64))
+    if candidate.family == "ridge":
+        return np.asarray(model.predict(xs), dtype=np.float64)
+    if candidate.family == "gbm":
+        return np.asarray(model.predict_proba(xs)[:, 1], dtype=np.float64)
+    return np.asarray(model.decision_function(xs), dtype=np.float64)
+
+
+@dataclass
+class SearchOutcome:
+    """Everything :func:`run_search` found and how.
+
+    Attributes
+    ----------
+    pool
+        The candidate pool (built on the search part only); column ``j`` of the
+        search is ``pool.variant_idx[j]`` (.bim row).
+    chosen
+        The chosen front evaluation (its candidate's ``subset`` indexes the pool).
+    chosen_variant_idx
+        .bim rows of the chosen variants (pool order of the subset).
+    chosen_variant_ids
+        Their .bim IDs.
+    inner_cv_auc, inner_cv_se
+        Mean and SE of the chosen candidate's fold AUCs inside the search part
+        (optimistic: see :data:`INNER_CV_LABEL`).
+    validation_auc, validation_se
+        AUC of the chosen candidate (fitted on the whole search part) on the
+        validation part, and its DeLong SE.
+    optimism
+        ``inner_cv_auc - validation_auc``.
+    front
+        Pareto front table (:data:`PARETO_COLUMNS`), smallest subset first.
+    result
+        The engine's :class:`~genopt.search.engine.SearchResult`.
+    search_idx, validation_idx
+        Cohort row indices of the two parts (sorted).
+    timings
+        Seconds per step: ``split``, ``pca``, ``pool``, ``genotypes``, ``search``, ``choose``, ``write``, ``total``.
+    summary
+        JSON-ready dict written as ``search_summary.json`` (every number with a "how").
+    pcs_search, pcs_validation
+        PC scores of the two parts, ``(n_search, n_pcs)`` and ``(n_validation, n_pcs)``.
+    """
+
+    pool: CandidatePool
+    chosen: Evaluation
+    chosen_variant_idx: npt.NDArray[np.intp]
+    chosen_variant_ids: list[str]
+    inner_cv_auc: float
+    inner_cv_se: float
+    validation_auc: float
+    validation_se: float
+    optimism: float
+    front: pd.DataFrame
+    result: SearchResult
+    search_idx: npt.NDArray[np.intp]
+    validation_idx: npt.NDArray[np.intp]
+    timings: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    pcs_search: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    pcs_validation: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+
+    @property
+    def chosen_candidate(self) -> Candidate:
+        return self.chosen.candidate
+
+
+def _format_params(candidate: Candidate) -> str:
+    return ";".join(f"{k}={v:g}" for k, v in candidate.params)
+
+
+def _fit_pcs(
+    cohort: Cohort, pca_config: PCAConfig, search_idx: npt.NDArray[np.intp], validation_idx: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, Any]]:
+    """PCs fitted on the search part's genotypes, projected onto the validation part."""
+    from genopt.structure import fit_pca, pca_variants
+
+    n_search, n_valid = search_idx.size, validation_idx.size
+    if pca_config.n_pcs <= 0:
+        return np.zeros((n_search, 0)), np.zeros((n_valid, 0)), {"n_pcs": 0}
+    rows_search = cohort.sample_idx[search_idx]
+    mask = pca_variants(cohort.fileset, pca_config, samples=rows_search)
+    model = fit_pca(cohort.fileset, pca_config, samples=rows_search, variants=mask)
+    scores = np.asarray(model.scores, dtype=np.float64)
+    if scores.shape[0] != n_search:
+        raise GenoptError(f"PCA returned {scores.shape[0]} score rows for {n_search} search samples")
+    proj = model.transform(cohort.fileset, samples=cohort.sample_idx[validation_idx])
+    pv = np.asarray(proj.scores, dtype=np.float64)
+    # projection follows the order of the rows asked for (sorted .fam rows): check by ID
+    fam = cohort.fileset.samples.iloc[cohort.sample_idx[validation_idx]]
+    if not (proj.samples["iid"].astype(str).to_numpy() == fam["iid"].astype(str).to_numpy()).all():
+        raise GenoptError("PCA projection returned the validation samples in another order")
+    info = {"n_pcs": int(scores.shape[1]), "n_pca_variants": int(mask.sum()), **proj.summary()}
+    return scores, pv, info
+
+
+def _pool_genotypes(
+    cohort: Cohort,
+    variant_idx: npt.NDArray[np.intp],
+    search_idx: npt.NDArray[np.intp],
+    validation_idx: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Pool genotypes of both parts; missing calls take the search-part mean (A1 counts)."""
+    order = np.argsort(variant_idx, kind="stable")
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    sorted_v = variant_idx[order]
+    gs = cohort.fileset.read(variants=sorted_v, samples=cohort.sample_idx[search_idx]).astype(np.float64)[:, inverse]
+    gv = cohort.fileset.read(variants=sorted_v, samples=cohort.sample_idx[validation_idx]).astype(np.float64)[
+        :, inverse
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(gs, axis=0)
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    gs = np.where(np.isnan(gs), mean, gs)
+    gv = np.where(np.isnan(gv), mean, gv)
+    return gs, gv
+
+
+def run_search(
+    cohort: Cohort,
+    search_config: SearchConfig,
+    pool_config: PoolConfig,
+    pca_config: PCAConfig,
+    seed: int,
+    validation_fraction: float = 0.2,
+    out_dir: str | Path | None = None,
+    folds: int = 5,
+    scan_fn: Callable[..., Any] | None = None,
+) -> SearchOutcome:
+    """Search on a stratified search part of discovery, choose on its validation part.
+
+    Parameters
+    ----------
+    cohort
+        Discovery cohort (genotypes, outcome 1 = cooperate, covariates).
+    search_config
+        Engine, budget and search space bounds.
+    pool_config
+        Candidate pool settings (``max_size``, scan, clumping). The scan's own
+        ``assoc.n_pcs`` is not used to fit PCs: the PCs of ``pca_config``
+        (fitted on the search part) are passed to it as covariates.
+    pca_config
+        PCs fitted on the search part (``n_pcs`` = 0: none).
+    seed
+        Seeds the split, the PCA's randomized SVD (replacing ``pca_config.seed``),
+        the CV folds, the estimators and the engine. Same seed, same result.
+    validation_fraction
+        Fraction of discovery held out as the internal validation part.
+    out_dir
+        If given, ``history.tsv``, ``pareto.tsv``, ``pool.tsv`` and
+        ``search_summary.json`` are written there atomically.
+    folds
+        k of the inner k-fold CV (:func:`make_folds` on the search part).
+    scan_fn
+        Association scan passed to :func:`build_pool` (default: genopt's scan).
+
+    Returns
+    -------
+    :class:`SearchOutcome`.
+    """
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, t0: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 4)
+        return now
+
+    t = time.perf_counter()
+    search_idx, validation_idx = split_discovery(cohort.y, validation_fraction, seed)
+    y_search = cohort.y[search_idx].astype(np.int64)
+    y_valid = cohort.y[validation_idx].astype(np.int64)
+    t = lap("split", t)
+
+    pca_conf = replace(pca_config, seed=seed)
+    pcs_s, pcs_v, pca_info = _fit_pcs(cohort, pca_conf, search_idx, validation_idx)
+    t = lap("pca", t)
+
+    pool = build_pool(
+        cohort,
+        pool_config,
+        train_idx=search_idx,
+        covariates=pcs_s if pcs_s.shape[1] else None,
+        scan_fn=scan_fn,
+        fit_pcs=False,
+    )
+    if len(pool) == 0:
+        raise GenoptError("the candidate pool is empty: no variant passed the pool's clumping p-value threshold")
+    t = lap("pool", t)
+
+    gs, gv = _pool_genotypes(cohort, pool.variant_idx, search_idx, validation_idx)
+    cov_all = cohort.covariates.to_numpy(dtype=np.float64)
+    cs = np.hstack([cov_all[search_idx], pcs_s])
+    cv = np.hstack([cov_all[validation_idx], pcs_v])
+    t = lap("genotypes", t)
+
+    fold_list = make_folds(y_search, folds, seed)
+    fitness = CVFitness(gs, cs, y_search, fold_list, seed=seed)
+    space = SearchSpace(
+        pool_size=len(pool),
+        families=tuple(search_config.families),
+        max_variants=search_config.max_variants,
+        log10_alpha=search_config.log10_alpha,
+        log10_C=search_config.log10_C,
+        learning_rates=tuple(search_config.learning_rates),
+        max_depths=tuple(search_config.max_depths),
+    )
+    engine = make_engine(space, search_config, order=list(range(len(pool))))
+    result = engine.run(fitness, search_config.budget, seed)
+    t = lap("search", t)
+
+    front = result.pareto_front()
+    val = np.empty((len(front), 2))
+    for i, ev in enumerate(front):
+        score = fit_and_score(fitness, ev.candidate, gs, cs, y_search, gv, cv)
+        val[i] = auc_delong_se(y_valid, score)
+    best_i = int(np.nanargmax(val[:, 0]))
+    threshold = val[best_i, 0] - val[best_i, 1]
+    eligible = [i for i in range(len(front)) if val[i, 0] >= threshold]
+    pick = min(eligible, key=lambda i: (front[i].candidate.n_variants, -val[i, 0], i))
+    chosen = front[pick]
+    t = lap("choose", t)
+
+    ids = cohort.variants["id"].astype(str).to_numpy()
+    pool_ids = ids[pool.variant_idx]
+    front_table = pd.DataFrame(
+        {
+            "n_variants": [e.candidate.n_variants for e in front],
+            "mean_auc": [e.mean_auc for e in front],
+            "se_auc": [e.se_auc for e in front],
+            "validation_auc": val[:, 0],
+            "validation_se": val[:, 1],
+            "chosen": [i == pick for i in range(len(front))],
+            "family": [e.candidate.family for e in front],
+            "params": [_format_params(e.candidate) for e in front],
+            "variant_ids": [";".join(pool_ids[list(e.candidate.subset)]) for e in front],
+        },
+        columns=list(PARETO_COLUMNS),
+    )
+    chosen_vidx = pool.variant_idx[list(chosen.candidate.subset)].astype(np.intp)
+    inner = chosen.mean_auc
+    v_auc, v_se = float(val[pick, 0]), float(val[pick, 1])
+    optimism = inner - v_auc
+    n_front = len(front)
+
+    def item(value: Any, how: str) -> dict[str, Any]:
+        return {"value": value, "how": how}
+
+    summary: dict[str, Any] = {
+        "seed": item(seed, "seeds the split, PCA randomized SVD, CV folds, estimators and engine"),
+        "n_discovery": item(int(cohort.n), "discovery cohort rows"),
+        "n_search": item(int(search_idx.size), "rows of the search part (stratified by outcome)"),
+        "n_search_cases": item(int(y_search.sum()), "cooperate (y=1) in the search part"),
+        "n_validation": item(
+            int(validation_idx.size),
+            f"rows held out for internal validation ({validation_fraction:g} of discovery, stratified)",
+        ),
+        "n_validation_cases": item(int(y_valid.sum()), "cooperate (y=1) in the validation part"),
+        "n_pcs": item(
+            int(pcs_s.shape[1]), "PCs fitted on the search part's genotypes only, projected onto the validation part"
+        ),
+        "pca": item(pca_info, "PCA variants (MAF + LD pruning on the search part) and projection counts"),
+        "n_covariates": item(int(cs.shape[1]), "cohort covariates + PCs, in every model, never selected"),
+        "pool_size": item(
+            len(pool), "clump index variants of the association scan of the search part only, best p first"
+        ),
+        "pool_record": item(pool.record, "how the pool was built (genopt.assoc.pool.build_pool)"),
+        "folds": item(int(folds), "stratified k-fold CV inside the search part (make_folds)"),
+        "engine": item(result.engine, "search engine (SearchConfig.engine)"),
+        "budget": item(int(search_config.budget), "fitness evaluations allowed"),
+        "n_evaluations": item(int(result.n_evaluations), "models actually fitted (all CV folds each)"),
+        "n_cache_hits": item(int(result.n_cache_hits), "repeat candidates served without fitting"),
+        "n_front": item(n_front, "Pareto front size (mean inner CV AUC vs number of variants, over all evaluations)"),
+        "chosen_rule": item(
+            "smallest front candidate with validation_auc >= best validation_auc - DeLong SE of that best",
+            "each front candidate fitted on the whole search part, scored on the validation part",
+        ),
+        "chosen_family": item(chosen.candidate.family, "model family of the chosen candidate"),
+        "chosen_params": item(dict(chosen.candidate.params), "hyperparameters of the chosen candidate"),
+        "chosen_n_variants": item(chosen.candidate.n_variants, "variants in the chosen candidate"),
+        "chosen_variant_ids": item([str(x) for x in ids[chosen_vidx]], ".bim IDs of the chosen variants (pool order)"),
+        "inner_cv_auc": item(inner, INNER_CV_LABEL + "; mean of the fold AUCs"),
+        "inner_cv_se": item(chosen.se_auc, "SD of the fold AUCs / sqrt(k)"),
+        "validation_auc": item(
+            v_auc, "AUC on the validation part of the chosen candidate fitted on the whole search part"
+        ),
+        "validation_se": item(v_se, "DeLong standard error of the validation AUC"),
+        "best_validation_auc": item(
+            float(val[best_i, 0]), "highest validation AUC over the front (not the chosen one unless equal)"
+        ),
+        "optimism": item(optimism, "inner_cv_auc - validation_auc of the chosen candidate"),
+        "todo": item(
+            "rebuild the pool inside each CV fold",
+            "the inner CV AUC is optimistic because the pool was chosen on all search rows",
+        ),
+    }
+    outcome = SearchOutcome(
+        pool=pool,
+        chosen=chosen,
+        chosen_variant_idx=chosen_vidx,
+        chosen_variant_ids=[str(x) for x in ids[chosen_vidx]],
+        inner_cv_auc=inner,
+        inner_cv_se=chosen.se_auc,
+        validation_auc=v_auc,
+        validation_se=v_se,
+        optimism=optimism,
+        front=front_table,
+        result=result,
+        search_idx=search_idx,
+        validation_idx=validation_idx,
+        timings=timings,
+        summary=summary,
+        pcs_search=pcs_s,
+        pcs_validation=pcs_v,
+    )
+    timings["total"] = round(time.perf_counter() - t_start, 4)
+    summary["timings_seconds"] = item(dict(timings), "wall time per step in seconds (writing the outputs not included)")
+    if out_dir is not None:
+        write_outputs(outcome, out_dir)
+        timings["write"] = round(time.perf_counter() - t, 4)
+    return outcome
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    return str(obj)
+
+
+def write_outputs(outcome: SearchOutcome, out_dir: str | Path) -> None:
+    """Write ``history.tsv``, ``pareto.tsv``, ``pool.tsv`` and ``search_summary.json`` atomically into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tsv(out / "history.tsv", outcome.result.history_table())
+    front = outcome.front.copy()
+    front["chosen"] = front["chosen"].astype(int)
+    write_tsv(out / "pareto.tsv", front)
+    write_pool(outcome.pool, out / "pool.tsv")
+    write_text(out / "search_summary.json", json.dumps(outcome.summary, indent=2, default=_json_default) + "\n")
