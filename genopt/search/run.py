@@ -326,6 +326,7 @@ def run_search(
     out_dir: str | Path | None = None,
     folds: int = 5,
     scan_fn: Callable[..., Any] | None = None,
+    split: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> SearchOutcome:
     """Search on a stratified search part of discovery, choose on its validation part.
 
@@ -353,6 +354,10 @@ def run_search(
         k of the inner k-fold CV (:func:`make_folds` on the search part).
     scan_fn
         Association scan passed to :func:`build_pool` (default: genopt's scan).
+    split
+        ``(search_idx, validation_idx)`` cohort rows to use instead of
+        :func:`split_discovery` (disjoint; e.g. to repeat a run's split, or to
+        change validation outcomes without moving the split).
 
     Returns
     -------
@@ -367,7 +372,13 @@ def run_search(
         return now
 
     t = time.perf_counter()
-    search_idx, validation_idx = split_discovery(cohort.y, validation_fraction, seed)
+    if split is None:
+        search_idx, validation_idx = split_discovery(cohort.y, validation_fraction, seed)
+    else:
+        search_idx = np.sort(np.asarray(split[0], dtype=np.intp))
+        validation_idx = np.sort(np.asarray(split[1], dtype=np.intp))
+        if np.intersect1d(search_idx, validation_idx).size:
+            raise GenoptError("the search and validation parts of the given split share rows")
     y_search = cohort.y[search_idx].astype(np.int64)
     y_valid = cohort.y[validation_idx].astype(np.int64)
     t = lap("split", t)
