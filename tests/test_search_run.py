@@ -60,7 +60,7 @@ def test_split_is_stratified_disjoint_and_seeded() -> None:
     assert np.intersect1d(s, v).size == 0
     assert np.array_equal(np.sort(np.concatenate([s, v])), np.arange(100))
     assert v.size == 20 and y[v].sum() == 6
-    s2, v2 = split_discovery(y, 0.2, seed=3)
+    _, v2 = split_discovery(y, 0.2, seed=3)
     assert np.array_equal(v, v2)
     assert not np.array_equal(v, split_discovery(y, 0.2, seed=4)[1])
 
