@@ -168,9 +168,34 @@ def test_gbm_has_no_weights_and_refuses_score(
     assert back.weights is None and back.variant_id == m.variant_id
 
 
-def test_subset_outside_pool_is_an_error(discovery: Cohort) -> None:
+def test_user_errors(discovery: Cohort) -> None:
     with pytest.raises(GenoptError, match="outside the pool of 3"):
         fit_final(discovery, [0, 1, 2], Candidate((1, 3), "ridge"))
+    with pytest.raises(GenoptError, match="'ridge' has no hyperparameter 'C'"):
+        fit_final(discovery, [0, 1, 2], Candidate((1,), "ridge", (("C", 1.0),)))
+    with pytest.raises(GenoptError, match="extra covariates have 3 rows"):
+        fit_final(discovery, [0, 1, 2], Candidate((1,), "ridge"), covariates=np.zeros((3, 2)))
+
+
+def test_covariates_only_model_and_extra_covariates(discovery: Cohort) -> None:
+    pcs = np.random.default_rng(1).normal(size=(discovery.n, 2))
+    m = fit_final(discovery, [0, 1, 2], Candidate((), "logistic_l2"), covariates=pcs, covariate_names=["PC1", "PC2"])
+    assert m.n_variants == 0 and m.weights is not None and m.weights.size == 0
+    assert m.covariate_names == ("sex", "age", "PC1", "PC2") and m.covariate_coef is not None
+    assert m.covariate_coef.shape == (4,)
+    assert np.array_equal(m.genetic_score(discovery).score, np.zeros(discovery.n))
+
+
+def test_discovery_cohort_scored_through_harmonisation(discovery: Cohort, ridge_model: FinalModel) -> None:
+    """Scoring the discovery Cohort (matched to itself by ID) equals scoring its imputed genotype array."""
+    res = ridge_model.genetic_score(discovery)
+    _, g = _design(discovery, ridge_model)
+    assert res.n_unmatched == 0 and res.n_missing_calls == int(
+        np.isnan(discovery.genotypes(variants=ridge_model.bim_index)).sum()
+    )
+    assert res.n_missing_calls > 0  # discovery has missing calls: they get 2p
+    np.testing.assert_allclose(res.score, g @ ridge_model.weights, rtol=0, atol=1e-12)
+    assert res.sample_ids["iid"].tolist() == discovery.samples["iid"].astype(str).tolist()
 
 
 # ---------------------------------------------------------------------------- PLINK round trip

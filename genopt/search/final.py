@@ -50,7 +50,7 @@ from genopt.config import HarmoniseConfig
 from genopt.errors import GenoptError
 from genopt.harmonise import align_genotypes, harmonise
 from genopt.io.plink import PlinkFileset, allele_frequencies
-from genopt.search.fitness import DEFAULT_PARAMS, CVFitness
+from genopt.search.fitness import DEFAULT_PARAMS, CVFitness, _fit_std
 from genopt.search.types import Candidate
 
 __all__ = ["LINEAR_FAMILIES", "FinalModel", "GeneticScore", "fit_final"]
@@ -434,12 +434,13 @@ def fit_final(
     fit = CVFitness(g, cmat, y, [(everyone, np.empty(0, dtype=np.intp))], seed=seed)
     all_cols = Candidate(tuple(range(m)), candidate.family, candidate.params)
     params = dict(DEFAULT_PARAMS[candidate.family])
-    params.update({k: float(v) for k, v in candidate.params})
+    for key, value in candidate.params:
+        if key not in params:
+            raise GenoptError(f"model family {candidate.family!r} has no hyperparameter {key!r}")
+        params[key] = float(value)
 
-    x = np.column_stack([cmat, g])
-    mean = x.mean(axis=0)
-    sd = x.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)  # as the fitness: a constant column keeps SD 1
+    std = _fit_std(np.column_stack([cmat, g]))  # the fitness's standardisation (SD 1 for a constant column)
+    mean, sd = std.mean, std.sd
 
     beta_std: npt.NDArray[np.float64] | None = None
     cov_std: npt.NDArray[np.float64] | None = None
@@ -451,12 +452,12 @@ def fit_final(
     elif candidate.family in LINEAR_FAMILIES:
         from sklearn.exceptions import ConvergenceWarning
 
+        if c + m == 0:
+            raise GenoptError(f"a {candidate.family} model needs at least one covariate or variant")
         scale = fit.covariate_scale(candidate.family)
-        xt, yt, _, _ = fit._fold_design(all_cols.subset, 0, scale)
-        est = fit.estimator(all_cols)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            est.fit(xt, yt)
+            est = fit.fitted_models(all_cols)[0]  # CVFitness.estimator fitted on its design of the one fold
         coef = np.asarray(est.coef_, dtype=np.float64).reshape(-1)
         cov_std, beta_std = coef[:c] * scale, coef[c:]
         intercept_std = float(np.asarray(est.intercept_).reshape(-1)[0])
