@@ -190,3 +190,31 @@ def test_validation_outcomes_are_never_seen_before_the_pick(outcome, cohort) -> 
     assert not np.allclose(s.front["validation_auc"], o.front["validation_auc"])
     # with outcomes unrelated to the genotypes, validation AUC collapses towards 0.5
     assert abs(s.front["validation_auc"].max() - 0.5) < 0.1
+
+
+def test_validation_genotypes_are_never_seen_before_the_pick(outcome, cohort, tmp_path) -> None:
+    """Scrambling the validation rows' genotypes leaves the search-part PCs, pool, history and front unchanged."""
+    from genopt.io.plink import write_plink
+
+    o, _ = outcome
+    g = cohort.fileset.read()
+    rows = cohort.sample_idx[o.validation_idx]
+    rng = np.random.default_rng(11)
+    g[rows] = rng.permutation(g[rows], axis=0)
+    g[rows[:100]] = rng.binomial(2, 0.5, size=(100, g.shape[1]))
+    write_plink(tmp_path / "scrambled", g, cohort.variants, cohort.fileset.samples)
+    del g
+    scrambled = Cohort.from_files(
+        tmp_path / "scrambled", pheno=DATA / "discovery.pheno.tsv", covar=DATA / "discovery.covar.tsv"
+    )
+    s = run_search(scrambled, SEARCH, POOL, PCA, seed=SEED, folds=3)
+    np.testing.assert_array_equal(s.validation_idx, o.validation_idx)
+    np.testing.assert_array_equal(s.pcs_search, o.pcs_search)
+    np.testing.assert_array_equal(s.pool.variant_idx, o.pool.variant_idx)
+    pd.testing.assert_frame_equal(
+        s.result.history_table().drop(columns="seconds"), o.result.history_table().drop(columns="seconds")
+    )
+    cols = ["n_variants", "mean_auc", "se_auc", "family", "params", "variant_ids"]
+    pd.testing.assert_frame_equal(s.front[cols], o.front[cols])
+    assert not np.allclose(s.pcs_validation, o.pcs_validation)
+    assert not np.allclose(s.front["validation_auc"], o.front["validation_auc"])
