@@ -16,7 +16,9 @@ from genopt.config import AssocConfig, ClumpConfig, PCAConfig, PoolConfig, Searc
 from genopt.search.fitness import CVFitness, auc, make_folds
 from genopt.search.run import (
     INNER_CV_LABEL,
+    INNER_CV_LABEL_PER_FOLD,
     PARETO_COLUMNS,
+    FoldPoolFitness,
     auc_delong_se,
     fit_and_score,
     run_search,
@@ -218,3 +220,47 @@ def test_validation_genotypes_are_never_seen_before_the_pick(outcome, cohort, tm
     pd.testing.assert_frame_equal(s.front[cols], o.front[cols])
     assert not np.allclose(s.pcs_validation, o.pcs_validation)
     assert not np.allclose(s.front["validation_auc"], o.front["validation_auc"])
+
+
+def test_fold_pool_fitness_uses_only_each_folds_pool() -> None:
+    rng = np.random.default_rng(3)
+    n, p = 240, 10
+    g = rng.integers(0, 3, size=(n, p)).astype(np.float64)
+    c = rng.normal(size=(n, 2))
+    y = (g[:, 1] + g[:, 4] - g[:, 6] + rng.normal(size=n) > 2).astype(int)
+    folds = make_folds(y, 3, seed=0)
+    in_pool = rng.random((3, p)) < 0.6
+    fit = FoldPoolFitness(g, c, y, folds, in_pool, seed=0)
+    ref = CVFitness(g, c, y, folds, seed=0)
+    for family, params in (("ridge", (("alpha", 2.0),)), ("logistic_l2", (("C", 0.3),))):
+        cand = Candidate((1, 4, 6, 8), family, params)
+        got = fit.evaluate(cand)
+        assert not got.cached and got.candidate == cand
+        for f in range(3):
+            sub = tuple(j for j in cand.subset if in_pool[f, j])
+            want = ref.evaluate_sklearn(Candidate(sub, family, params)).fold_aucs[f]
+            assert got.fold_aucs[f] == pytest.approx(want, abs=1e-6)
+        assert fit.evaluate(cand).cached
+    assert fit.evaluations == 2 and fit.cache_hits == 2
+
+
+def test_pool_rebuilt_per_fold(cohort, tmp_path) -> None:
+    o = run_search(cohort, SEARCH, POOL, PCA, seed=SEED, folds=3, out_dir=tmp_path, pool_per_fold=True)
+    assert len(o.fold_pools) == 3
+    folds = make_folds(cohort.y[o.search_idx], 3, SEED)
+    union: set[int] = set()
+    for pool, (train, _) in zip(o.fold_pools, folds, strict=True):
+        assert pool.record["n_train"] == train.size  # each fold's pool saw its training rows only
+        union |= set(pool.variant_idx.tolist())
+    assert o.columns is not None and set(o.columns.tolist()) == union
+    assert set(o.chosen_variant_idx.tolist()) <= union
+    table = pd.read_csv(tmp_path / "fold_pools.tsv", sep="\t")
+    assert table["variant_index"].tolist() == o.columns.tolist()
+    assert table["n_fold_pools"].between(1, 3).all()
+    summary = json.loads((tmp_path / "search_summary.json").read_text())
+    assert summary["inner_cv_auc"]["how"].startswith(INNER_CV_LABEL_PER_FOLD)
+    assert o.validation_auc > 0.6
+    print(
+        f"per-fold pools: union {o.columns.size}, inner CV AUC {o.inner_cv_auc:.4f}, validation AUC "
+        f"{o.validation_auc:.4f}, optimism {o.optimism:+.4f}, {o.chosen.candidate.n_variants} variants, {o.timings}"
+    )

@@ -31,8 +31,14 @@ labelled ``inner_cv_auc (optimistic: pool selected on the same samples)``.
 The validation AUC of the chosen candidate is honest for the pool, the PCs and
 the search, but it is the maximum-ish of a few front candidates scored on the
 same rows (the one-SE rule limits that selection). Optimism = inner CV AUC -
-validation AUC. TODO: rebuild the pool inside each CV fold's training part so
-that the inner CV AUC itself is honest.
+validation AUC.
+
+With ``pool_per_fold=True`` the pool is instead rebuilt on each CV fold's
+training rows (:class:`FoldPoolFitness`): the searchable columns are the union
+of the fold pools, and in fold ``f`` a candidate uses only those of its
+variants that are in fold ``f``'s pool, so no fold's validation outcomes ever
+chose the variants scored on it (label :data:`INNER_CV_LABEL_PER_FOLD`). The
+PCs stay those of the whole search part (genotypes only, no outcome).
 """
 
 from __future__ import annotations
@@ -61,7 +67,9 @@ from genopt.search.types import Candidate, Evaluation
 
 __all__ = [
     "INNER_CV_LABEL",
+    "INNER_CV_LABEL_PER_FOLD",
     "PARETO_COLUMNS",
+    "FoldPoolFitness",
     "SearchOutcome",
     "auc_delong_se",
     "fit_and_score",
@@ -71,6 +79,8 @@ __all__ = [
 
 #: How the inner CV AUC is labelled in every output.
 INNER_CV_LABEL = "inner_cv_auc (optimistic: pool selected on the same samples)"
+#: The label with ``pool_per_fold=True`` (each fold's pool from its training rows only).
+INNER_CV_LABEL_PER_FOLD = "inner_cv_auc (pool rebuilt inside each fold's training rows)"
 
 #: Columns of ``pareto.tsv``.
 PARETO_COLUMNS = (
@@ -148,7 +158,7 @@ def auc_delong_se(y: npt.ArrayLike, score: npt.ArrayLike) -> tuple[float, float]
 
 
 def fit_and_score(
-    fitness: CVFitness,
+    fitness: CVFitness | FoldPoolFitness,
     candidate: Candidate,
     genotypes_fit: npt.NDArray[np.float64],
     covariates_fit: npt.NDArray[np.float64],
@@ -203,6 +213,86 @@ def fit_and_score(
     return np.asarray(model.decision_function(xs), dtype=np.float64)
 
 
+class FoldPoolFitness:
+    """CV fitness whose pool is rebuilt inside each fold's training rows.
+
+    Parameters
+    ----------
+    genotypes
+        Genotypes of the union of the fold pools, ``(n, U)`` (A1 counts, imputed).
+    covariates, y, seed
+        As :class:`~genopt.search.fitness.CVFitness`.
+    folds
+        ``(train_idx, valid_idx)`` pairs.
+    in_pool
+        bool ``(k, U)``: column ``j`` is in fold ``f``'s pool.
+
+    Notes
+    -----
+    Fold ``f`` evaluates the candidate restricted to its columns with
+    ``in_pool[f]`` (an empty restriction is the covariates-only model) with a
+    one-fold :class:`~genopt.search.fitness.CVFitness` (ridge fast path,
+    caches). ``cached`` is True when every fold was a cache hit.
+    """
+
+    def __init__(
+        self,
+        genotypes: npt.NDArray[np.float64],
+        covariates: npt.NDArray[np.float64],
+        y: npt.ArrayLike,
+        folds: Any,
+        in_pool: npt.NDArray[np.bool_],
+        seed: int = 0,
+    ) -> None:
+        self.in_pool = np.asarray(in_pool, dtype=bool)
+        self.per_fold = [CVFitness(genotypes, covariates, y, [fold], seed=seed) for fold in folds]
+        if self.in_pool.shape != (len(self.per_fold), genotypes.shape[1]):
+            raise ValueError(f"in_pool must be (k, U) = ({len(self.per_fold)}, {genotypes.shape[1]})")
+        self.evaluations = 0
+        self.cache_hits = 0
+
+    def estimator(self, candidate: Candidate) -> Any:
+        return self.per_fold[0].estimator(candidate)
+
+    def covariate_scale(self, family: str) -> float:
+        return self.per_fold[0].covariate_scale(family)
+
+    def evaluate(self, candidate: Candidate) -> Evaluation:
+        aucs = np.empty(len(self.per_fold))
+        cached = True
+        for f, fit in enumerate(self.per_fold):
+            sub = tuple(j for j in candidate.subset if self.in_pool[f, j])
+            ev = fit.evaluate(Candidate(sub, candidate.family, candidate.params))
+            aucs[f] = ev.fold_aucs[0]
+            cached = cached and ev.cached
+        if cached:
+            self.cache_hits += 1
+        else:
+            self.evaluations += 1
+        return Evaluation(candidate, aucs, cached=cached)
+
+
+def _union_pools(pools: list[CandidatePool]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], pd.DataFrame]:
+    """Union of fold pools ordered by best rank in any fold (ties by .bim row); membership mask; table."""
+    best: dict[int, int] = {}
+    count: dict[int, int] = {}
+    for pool in pools:
+        for rank, v in enumerate(pool.variant_idx.tolist()):
+            best[v] = min(best.get(v, rank), rank)
+            count[v] = count.get(v, 0) + 1
+    union = np.array(sorted(best, key=lambda v: (best[v], v)), dtype=np.intp)
+    in_pool = np.vstack([np.isin(union, pool.variant_idx) for pool in pools])
+    table = pd.DataFrame(
+        {
+            "column": np.arange(union.size),
+            "variant_index": union,
+            "best_fold_rank": [best[int(v)] + 1 for v in union],
+            "n_fold_pools": [count[int(v)] for v in union],
+        }
+    )
+    return union, in_pool, table
+
+
 @dataclass
 class SearchOutcome:
     """Everything :func:`run_search` found and how.
@@ -238,6 +328,12 @@ class SearchOutcome:
         JSON-ready dict written as ``search_summary.json`` (every number with a "how").
     pcs_search, pcs_validation
         PC scores of the two parts, ``(n_search, n_pcs)`` and ``(n_validation, n_pcs)``.
+    columns
+        .bim rows of the searched columns (candidate subsets index it):
+        ``pool.variant_idx``, or with ``pool_per_fold`` the union of the fold pools.
+    fold_pools, fold_pool_table
+        With ``pool_per_fold``: each fold's pool, and the union table
+        (``column variant_index id best_fold_rank n_fold_pools``).
     """
 
     pool: CandidatePool
@@ -257,6 +353,9 @@ class SearchOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     pcs_search: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     pcs_validation: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    columns: npt.NDArray[np.intp] | None = None
+    fold_pools: list[CandidatePool] = field(default_factory=list, repr=False)
+    fold_pool_table: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def chosen_candidate(self) -> Candidate:
@@ -327,6 +426,7 @@ def run_search(
     folds: int = 5,
     scan_fn: Callable[..., Any] | None = None,
     split: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    pool_per_fold: bool = False,
 ) -> SearchOutcome:
     """Search on a stratified search part of discovery, choose on its validation part.
 
@@ -358,6 +458,11 @@ def run_search(
         ``(search_idx, validation_idx)`` cohort rows to use instead of
         :func:`split_discovery` (disjoint; e.g. to repeat a run's split, or to
         change validation outcomes without moving the split).
+    pool_per_fold
+        Rebuild the pool inside each CV fold's training rows
+        (:class:`FoldPoolFitness`), so that the inner CV AUC is not inflated by
+        pool selection; ``pool`` is still the whole search part's pool (for
+        ``pool.tsv``), and ``fold_pools.tsv`` lists the searched union.
 
     Returns
     -------
@@ -397,18 +502,39 @@ def run_search(
     )
     if len(pool) == 0:
         raise GenoptError("the candidate pool is empty: no variant passed the pool's clumping p-value threshold")
+    fold_list = make_folds(y_search, folds, seed)
+    fold_pools: list[CandidatePool] = []
+    fold_table: pd.DataFrame | None = None
+    columns = pool.variant_idx
+    if pool_per_fold:
+        for train, _ in fold_list:
+            fold_pools.append(
+                build_pool(
+                    cohort,
+                    pool_config,
+                    train_idx=search_idx[train],
+                    covariates=pcs_s[train] if pcs_s.shape[1] else None,
+                    scan_fn=scan_fn,
+                    fit_pcs=False,
+                )
+            )
+        columns, in_pool, fold_table = _union_pools(fold_pools)
+        fold_table.insert(2, "id", cohort.variants["id"].astype(str).to_numpy()[columns])
     t = lap("pool", t)
 
-    gs, gv = _pool_genotypes(cohort, pool.variant_idx, search_idx, validation_idx)
+    gs, gv = _pool_genotypes(cohort, columns, search_idx, validation_idx)
     cov_all = cohort.covariates.to_numpy(dtype=np.float64)
     cs = np.hstack([cov_all[search_idx], pcs_s])
     cv = np.hstack([cov_all[validation_idx], pcs_v])
     t = lap("genotypes", t)
 
-    fold_list = make_folds(y_search, folds, seed)
-    fitness = CVFitness(gs, cs, y_search, fold_list, seed=seed)
+    fitness: CVFitness | FoldPoolFitness
+    if pool_per_fold:
+        fitness = FoldPoolFitness(gs, cs, y_search, fold_list, in_pool, seed=seed)
+    else:
+        fitness = CVFitness(gs, cs, y_search, fold_list, seed=seed)
     space = SearchSpace(
-        pool_size=len(pool),
+        pool_size=int(columns.size),
         families=tuple(search_config.families),
         max_variants=search_config.max_variants,
         log10_alpha=search_config.log10_alpha,
@@ -416,7 +542,7 @@ def run_search(
         learning_rates=tuple(search_config.learning_rates),
         max_depths=tuple(search_config.max_depths),
     )
-    engine = make_engine(space, search_config, order=list(range(len(pool))))
+    engine = make_engine(space, search_config, order=list(range(columns.size)))
     result = engine.run(fitness, search_config.budget, seed)
     t = lap("search", t)
 
@@ -433,7 +559,7 @@ def run_search(
     t = lap("choose", t)
 
     ids = cohort.variants["id"].astype(str).to_numpy()
-    pool_ids = ids[pool.variant_idx]
+    pool_ids = ids[columns]
     front_table = pd.DataFrame(
         {
             "n_variants": [e.candidate.n_variants for e in front],
@@ -448,7 +574,7 @@ def run_search(
         },
         columns=list(PARETO_COLUMNS),
     )
-    chosen_vidx = pool.variant_idx[list(chosen.candidate.subset)].astype(np.intp)
+    chosen_vidx = columns[list(chosen.candidate.subset)].astype(np.intp)
     inner = chosen.mean_auc
     v_auc, v_se = float(val[pick, 0]), float(val[pick, 1])
     optimism = inner - v_auc
@@ -490,7 +616,16 @@ def run_search(
         "chosen_params": item(dict(chosen.candidate.params), "hyperparameters of the chosen candidate"),
         "chosen_n_variants": item(chosen.candidate.n_variants, "variants in the chosen candidate"),
         "chosen_variant_ids": item([str(x) for x in ids[chosen_vidx]], ".bim IDs of the chosen variants (pool order)"),
-        "inner_cv_auc": item(inner, INNER_CV_LABEL + "; mean of the fold AUCs"),
+        "inner_cv_auc": item(
+            inner, (INNER_CV_LABEL_PER_FOLD if pool_per_fold else INNER_CV_LABEL) + "; mean of the fold AUCs"
+        ),
+        "pool_per_fold": item(
+            pool_per_fold,
+            "pool rebuilt on each CV fold's training rows; searched columns = union of the fold pools"
+            if pool_per_fold
+            else "one pool from all search rows (inner CV AUC optimistic)",
+        ),
+        "n_columns": item(int(columns.size), "variants the search could choose from"),
         "inner_cv_se": item(chosen.se_auc, "SD of the fold AUCs / sqrt(k)"),
         "validation_auc": item(
             v_auc, "AUC on the validation part of the chosen candidate fitted on the whole search part"
@@ -501,8 +636,8 @@ def run_search(
         ),
         "optimism": item(optimism, "inner_cv_auc - validation_auc of the chosen candidate"),
         "todo": item(
-            "rebuild the pool inside each CV fold",
-            "the inner CV AUC is optimistic because the pool was chosen on all search rows",
+            "" if pool_per_fold else "run with pool_per_fold=True",
+            "" if pool_per_fold else "the inner CV AUC is optimistic because the pool was chosen on all search rows",
         ),
     }
     outcome = SearchOutcome(
@@ -523,6 +658,9 @@ def run_search(
         summary=summary,
         pcs_search=pcs_s,
         pcs_validation=pcs_v,
+        columns=columns,
+        fold_pools=fold_pools,
+        fold_pool_table=fold_table,
     )
     timings["total"] = round(time.perf_counter() - t_start, 4)
     summary["timings_seconds"] = item(dict(timings), "wall time per step in seconds (writing the outputs not included)")
@@ -551,4 +689,6 @@ def write_outputs(outcome: SearchOutcome, out_dir: str | Path) -> None:
     front["chosen"] = front["chosen"].astype(int)
     write_tsv(out / "pareto.tsv", front)
     write_pool(outcome.pool, out / "pool.tsv")
+    if outcome.fold_pool_table is not None:
+        write_tsv(out / "fold_pools.tsv", outcome.fold_pool_table)
     write_text(out / "search_summary.json", json.dumps(outcome.summary, indent=2, default=_json_default) + "\n")
