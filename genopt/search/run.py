@@ -590,7 +590,8 @@ def run_search(
         "n_search_cases": item(int(y_search.sum()), "cooperate (y=1) in the search part"),
         "n_validation": item(
             int(validation_idx.size),
-            f"rows held out for internal validation ({validation_fraction:g} of discovery, stratified)",
+            "rows held out for internal validation"
+            + (f" ({validation_fraction:g} of discovery, stratified)" if split is None else " (split given)"),
         ),
         "n_validation_cases": item(int(y_valid.sum()), "cooperate (y=1) in the validation part"),
         "n_pcs": item(
