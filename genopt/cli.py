@@ -138,6 +138,25 @@ def _cmd_assoc(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in written))
 
 
+def _cmd_search(args: argparse.Namespace) -> None:
+    from genopt.cohort import Cohort
+    from genopt.config import SearchConfig, load_config
+    from genopt.search.study import search_and_export
+
+    config = load_config(SearchConfig, args.config) if args.config else SearchConfig()
+    config = _override(config, args, ["budget", "engine", "population"])
+    cohort = Cohort.from_files(args.bfile, args.pheno, args.pheno_name, args.covar, args.covar_name)
+    study = search_and_export(cohort, Path(args.out), search_config=config, seed=args.seed)
+    o = study.outcome
+    print(
+        f"chose {o.chosen.candidate.n_variants} variants ({o.chosen.candidate.family}); "
+        f"validation AUC {o.validation_auc:.3f} (SE {o.validation_se:.3f}, DeLong, on the internal validation part); "
+        f"inner CV AUC {o.inner_cv_auc:.3f} (optimistic: pool selected on the same samples); "
+        f"optimism {o.optimism:+.3f}"
+    )
+    print("wrote " + ", ".join(str(p) for p in study.files) + f" and the search tables in {args.out}")
+
+
 def _cmd_simulate_bundle(args: argparse.Namespace) -> None:
     from genopt.simulate import make_bundle
 
@@ -269,6 +288,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of top screening variants given the exact Wald/Firth test",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the Manhattan and QQ plots")
+
+    p = command(
+        "search",
+        _cmd_search,
+        "genetic-algorithm search over variant subsets and models on discovery (pool, PCs and CV on a search "
+        "part; choice on an internal validation part); writes model.json, score.tsv, variants.tsv, pareto.tsv, "
+        "history.tsv",
+    )
+    _add_bfile(p)
+    p.add_argument("--pheno", metavar="FILE", help="phenotype table (FID IID header); default: .fam column 6")
+    p.add_argument("--pheno-name", metavar="COL", help="phenotype column (default: the first)")
+    p.add_argument("--covar", metavar="FILE", help="covariate table (FID IID header)")
+    p.add_argument("--covar-name", nargs="+", metavar="COL", help="covariate columns to use (default: all)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="output directory")
+    p.add_argument("--config", metavar="FILE.toml", help="SearchConfig settings (TOML)")
+    p.add_argument("--seed", type=int, default=0, help="the one seed for the split, PCs, folds and the search")
+    p.add_argument("--budget", type=int, default=argparse.SUPPRESS, help="fitness evaluations (default 2000)")
+    p.add_argument("--engine", choices=["ga", "random", "grid"], default=argparse.SUPPRESS, help="search engine")
+    p.add_argument("--population", type=int, default=argparse.SUPPRESS, help="GA population size (default 50)")
 
     p = command("overlap", _cmd_overlap, "shared people and relatives between two cohorts (by ID and KING kinship)")
     p.add_argument("prefix_a", metavar="PREFIX_A")

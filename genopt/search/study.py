@@ -1,0 +1,80 @@
+"""One call from a discovery cohort to the hand-off files: search, final model, exports.
+
+:func:`search_and_export` is what ``genopt search`` runs: the honest search of
+:func:`genopt.search.run.run_search` (pool, PCs and fitness on a search part;
+choice on an internal validation part), then the chosen candidate refitted on
+all of discovery (:func:`genopt.search.final.fit_final`) and the files of
+DESIGN.md written beside the search's own (``history.tsv``, ``pareto.tsv``,
+``pool.tsv``, ``search_summary.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genopt.cohort import Cohort
+from genopt.config import PCAConfig, PoolConfig, SearchConfig
+from genopt.export import (
+    write_extract,
+    write_model_json,
+    write_score_tsv,
+    write_variants_tsv,
+    write_variants_yaml,
+)
+from genopt.search.final import FinalModel, fit_final
+from genopt.search.run import SearchOutcome, run_search
+
+
+@dataclass(frozen=True)
+class Study:
+    """What :func:`search_and_export` produced."""
+
+    outcome: SearchOutcome
+    model: FinalModel
+    files: tuple[Path, ...]
+
+
+def search_and_export(
+    cohort: Cohort,
+    out_dir: str | Path,
+    search_config: SearchConfig | None = None,
+    pool_config: PoolConfig | None = None,
+    pca_config: PCAConfig | None = None,
+    seed: int = 0,
+) -> Study:
+    """Search on discovery, refit the chosen model on all of it, write the hand-off files.
+
+    The final model's covariates are the cohort's covariates plus the PCs of
+    the search (fitted on the search part, projected onto the validation
+    part), so every discovery person has the same axes. Writes into
+    ``out_dir``: ``model.json``, ``score.tsv`` (linear families only),
+    ``extract.txt``, ``variants.tsv`` (association columns from the search
+    part's pool scan), ``variants.yaml`` and the search's own files.
+    """
+    out = Path(out_dir)
+    outcome = run_search(
+        cohort,
+        search_config or SearchConfig(),
+        pool_config or PoolConfig(),
+        pca_config or PCAConfig(),
+        seed=seed,
+        out_dir=out,
+    )
+    if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
+        raise RuntimeError("run_search returned no PCs or pool columns")
+    pcs = np.empty((cohort.n, outcome.pcs_search.shape[1]))
+    pcs[outcome.search_idx] = outcome.pcs_search
+    pcs[outcome.validation_idx] = outcome.pcs_validation
+    model = fit_final(cohort, outcome.columns, outcome.chosen.candidate, covariates=pcs, seed=seed)
+    files = [out / "model.json", out / "extract.txt", out / "variants.tsv", out / "variants.yaml"]
+    write_model_json(model, files[0])
+    write_extract(model, files[1])
+    write_variants_tsv(model, files[2], assoc_table=outcome.pool.stats)
+    write_variants_yaml(model, files[3])
+    if model.is_linear:
+        files.append(out / "score.tsv")
+        write_score_tsv(model, files[-1])
+    return Study(outcome=outcome, model=model, files=tuple(files))
