@@ -253,11 +253,13 @@ def scan(
     chunk_size``: the int8 decode, a bool missing mask, an int8 temporary and
     one float64 work array); the exact refit reads its variants in blocks of
     256 and holds about ``10 x 8 x 256 n`` bytes (~20 KB per sample); the
-    result columns take ~100 bytes per variant (plus the .bim table).
-    Measured (tracemalloc peak, 10,000 samples, 12 covariates, chunk 1024):
-    370 MB for 10,000 variants and 380 MB for 40,000; the formula gives
-    an estimated ~0.7 GB for 10,000 x 500,000 (the work arrays above plus
-    the .bim and result tables; not measured at that size).
+    result columns take ~100 bytes per variant (plus the .bim table). With
+    ``config.threads`` = T, T chunks (and T exact blocks) are in flight at
+    once, so the work arrays take T times as much. Measured (tracemalloc
+    peak, one thread, 10,000 samples, 12 covariates, chunk 1024): 370 MB for
+    10,000 variants and 380 MB for 40,000; the whole ``genopt assoc`` process
+    on 10,000 x 500,000 with 2 threads peaked at 1.17 GB RSS
+    (``benchmarks/RESULTS.md``).
     """
     config = config or AssocConfig()
     s_rows = np.arange(cohort.n, dtype=np.intp) if samples is None else np.asarray(samples, dtype=np.intp)
