@@ -527,5 +527,4 @@ def test_throughput_10k_samples(tmp_path: Path) -> None:
     result = compute_qc(fs, QCConfig(mind=0.0105))
     seconds = time.perf_counter() - start
     print(f"compute_qc: {n * m / seconds / 1e6:.0f} M genotypes/s ({seconds:.1f} s for {n} x {m})")
-    assert result.removed["mind"] > 0
-    assert seconds < 120  # 500,000 variants would take 25x this
+    assert result.removed["mind"] > 0  # throughput is reported above, measured in benchmarks/, not asserted
