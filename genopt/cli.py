@@ -215,6 +215,15 @@ def _add_bfile(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bfile", required=True, metavar="PREFIX", help="PLINK 1 fileset prefix (PREFIX.bed/.bim/.fam)")
 
 
+def _add_cohort(p: argparse.ArgumentParser) -> None:
+    """--bfile plus the phenotype and covariate options that define a Cohort."""
+    _add_bfile(p)
+    p.add_argument("--pheno", metavar="FILE", help="phenotype table (FID IID header); default: .fam column 6")
+    p.add_argument("--pheno-name", metavar="COL", help="phenotype column (default: the first)")
+    p.add_argument("--covar", metavar="FILE", help="covariate table (FID IID header)")
+    p.add_argument("--covar-name", nargs="+", metavar="COL", help="covariate columns to use (default: all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and documentation)."""
     from genopt.config import QCConfig
@@ -260,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pcs", type=int, help="number of principal components (default from PCAConfig)")
     p.add_argument("--project", metavar="PREFIX", help="fileset to project onto the fitted axes")
 
-    from genopt.config import AssocConfig
+    from genopt.config import AssocConfig, SearchConfig
 
     assoc_defaults = AssocConfig()
     p = command(
@@ -269,11 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "per-variant logistic regression with covariates: score-test screening of every variant, exact "
         "Wald (Firth fallback) for the top ones; GWAS-SSF columns, effect allele = .bim A1",
     )
-    _add_bfile(p)
-    p.add_argument("--pheno", metavar="FILE", help="phenotype table (FID IID header); default: .fam column 6")
-    p.add_argument("--pheno-name", metavar="COL", help="phenotype column (default: the first)")
-    p.add_argument("--covar", metavar="FILE", help="covariate table (FID IID header)")
-    p.add_argument("--covar-name", nargs="+", metavar="COL", help="covariate columns to use (default: all)")
+    _add_cohort(p)
     p.add_argument(
         "--pcs",
         type=int,
@@ -296,17 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
         "part; choice on an internal validation part); writes model.json, score.tsv, variants.tsv, pareto.tsv, "
         "history.tsv",
     )
-    _add_bfile(p)
-    p.add_argument("--pheno", metavar="FILE", help="phenotype table (FID IID header); default: .fam column 6")
-    p.add_argument("--pheno-name", metavar="COL", help="phenotype column (default: the first)")
-    p.add_argument("--covar", metavar="FILE", help="covariate table (FID IID header)")
-    p.add_argument("--covar-name", nargs="+", metavar="COL", help="covariate columns to use (default: all)")
+    _add_cohort(p)
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="output directory")
     p.add_argument("--config", metavar="FILE.toml", help="SearchConfig settings (TOML)")
     p.add_argument("--seed", type=int, default=0, help="the one seed for the split, PCs, folds and the search")
-    p.add_argument("--budget", type=int, default=argparse.SUPPRESS, help="fitness evaluations (default 2000)")
+    search_defaults = SearchConfig()
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=argparse.SUPPRESS,
+        help=f"fitness evaluations (default {search_defaults.budget})",
+    )
     p.add_argument("--engine", choices=["ga", "random", "grid"], default=argparse.SUPPRESS, help="search engine")
-    p.add_argument("--population", type=int, default=argparse.SUPPRESS, help="GA population size (default 50)")
+    p.add_argument(
+        "--population",
+        type=int,
+        default=argparse.SUPPRESS,
+        help=f"GA population size (default {search_defaults.population})",
+    )
 
     p = command("overlap", _cmd_overlap, "shared people and relatives between two cohorts (by ID and KING kinship)")
     p.add_argument("prefix_a", metavar="PREFIX_A")

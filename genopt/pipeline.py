@@ -239,10 +239,10 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
         keep = pca_variants(disc.fileset, config.pca, samples=disc.sample_idx, variants=disc_pass)
         model = fit_pca(disc.fileset, config.pca, samples=disc.sample_idx, variants=keep)
         model.save(run_dir / "pca" / "model.json")
-        for name, cohort in cohorts.items():
-            projection = model.transform(cohort)
+        projections = {name: model.transform(cohort) for name, cohort in cohorts.items()}
+        for name, projection in projections.items():
             write_tsv(run_dir / "pca" / f"{name}.eigenvec.tsv", projection.as_frame())
-            r_pc1 = float(np.corrcoef(projection.scores[:, 0], cohort.y)[0, 1])
+            r_pc1 = float(np.corrcoef(projection.scores[:, 0], cohorts[name].y)[0, 1])
             summary["cohorts"][name]["pc1_outcome_correlation"] = r_pc1
         summary["pca"] = {
             "n_variants": model.n_variants,
@@ -256,7 +256,7 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
 
     with timer.step("association scan and clumping on discovery"):
         k = min(config.assoc.n_pcs, model.n_pcs)
-        disc_pcs = model.transform(disc).scores[:, :k]
+        disc_pcs = projections[discovery.name].scores[:, :k]
         result = scan(
             disc,
             config.assoc,

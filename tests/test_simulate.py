@@ -14,6 +14,7 @@ import pytest
 from conftest import FIXTURES, REPO, SHARED
 from scipy.stats import norm
 
+from genopt.assoc.scan import lambda_gc
 from genopt.config import PhenotypeSimConfig, RecombineConfig
 from genopt.errors import GenoptError
 from genopt.io.plink import PlinkFileset, open_plink
@@ -23,7 +24,6 @@ from genopt.simulate import (
     TRUTH_COLUMNS,
     apply_truth,
     genetic_positions,
-    genomic_lambda,
     ld_decay,
     read_truth,
     recombine,
@@ -120,7 +120,7 @@ def test_causal_variants_associate_more_than_null(synthetic: np.ndarray) -> None
     null = np.setdiff1d(np.arange(synthetic.shape[1]), causal)
     assert chi2[causal].mean() > 10 * chi2[null].mean()
     assert np.median(chi2[causal]) > np.quantile(chi2[null], 0.95)
-    assert genomic_lambda(chi2[null]) < 1.2
+    assert lambda_gc(chi2[null]) < 1.2
 
 
 def test_same_seed_same_output_different_seed_different(synthetic: np.ndarray) -> None:
@@ -153,9 +153,9 @@ def test_ancestry_effect_fools_analyses_without_pcs(recombined: Recombined) -> N
     assert conf.ancestry_axis is not None
     pc1 = conf.ancestry_axis.score(g, v)
     thin = slice(None, None, 4)
-    lam_none = genomic_lambda(_assoc_chi2(g[:, thin], none.cooperate, None))
-    lam_conf = genomic_lambda(_assoc_chi2(g[:, thin], conf.cooperate, None))
-    lam_conf_pc = genomic_lambda(_assoc_chi2(g[:, thin], conf.cooperate, pc1[:, None]))
+    lam_none = lambda_gc(_assoc_chi2(g[:, thin], none.cooperate, None))
+    lam_conf = lambda_gc(_assoc_chi2(g[:, thin], conf.cooperate, None))
+    lam_conf_pc = lambda_gc(_assoc_chi2(g[:, thin], conf.cooperate, pc1[:, None]))
     assert lam_none < 1.3
     assert lam_conf > 2.0
     assert lam_conf_pc < 1.3

@@ -50,6 +50,10 @@ HISTORY_COLUMNS = (
 )
 
 
+#: Engine defaults are SearchConfig's (one place for them).
+_DEFAULT = SearchConfig()
+
+
 class Fitness(Protocol):
     """What the engines need from a fitness function (e.g. ``CVFitness``)."""
 
@@ -259,18 +263,18 @@ class GAEngine:
     """
 
     space: SearchSpace
-    size_penalty: float = 0.001
-    population: int = 50
-    parents_mating: int = 20
-    keep_elitism: int = 2
-    tournament_k: int = 3
-    crossover_probability: float = 0.9
-    mutations: float = 1.5
-    hyper_mutation: float = 0.15
-    max_generations: int | None = None
-    patience: int | None = None
-    max_seconds: float | None = None
-    multi_objective: bool = False
+    size_penalty: float = _DEFAULT.size_penalty
+    population: int = _DEFAULT.population
+    parents_mating: int = _DEFAULT.parents_mating
+    keep_elitism: int = _DEFAULT.keep_elitism
+    tournament_k: int = _DEFAULT.tournament_k
+    crossover_probability: float = _DEFAULT.crossover_probability
+    mutations: float = _DEFAULT.mutations
+    hyper_mutation: float = _DEFAULT.hyper_mutation
+    max_generations: int | None = _DEFAULT.max_generations
+    patience: int | None = _DEFAULT.patience
+    max_seconds: float | None = _DEFAULT.max_seconds
+    multi_objective: bool = _DEFAULT.multi_objective
 
     @classmethod
     def from_config(cls, space: SearchSpace, config: SearchConfig) -> GAEngine:
@@ -427,8 +431,8 @@ class RandomSearch:
     """Random candidates from the space, drawn as the GA's initial population is, until the budget is spent."""
 
     space: SearchSpace
-    size_penalty: float = 0.001
-    population: int = 50
+    size_penalty: float = _DEFAULT.size_penalty
+    population: int = _DEFAULT.population
 
     def run(self, fitness: Fitness, budget: int, seed: int) -> SearchResult:
         budgeted = BudgetedFitness(fitness, budget)
@@ -488,8 +492,8 @@ class GridSearch:
 
     space: SearchSpace
     family: str = "logistic_l2"
-    size_penalty: float = 0.001
-    population: int = 50
+    size_penalty: float = _DEFAULT.size_penalty
+    population: int = _DEFAULT.population
     ks: Sequence[int] | None = None
     log10_strengths: Sequence[float] | None = None
     order: Sequence[int] | None = None

@@ -44,7 +44,7 @@ Families and hyperparameters (names as in :class:`~genopt.search.types.Candidate
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +59,9 @@ __all__ = [
     "ENET_COVARIATE_SCALE",
     "CVFitness",
     "auc",
-    "benchmark_fast_vs_sklearn",
+    "fit_predict",
     "make_folds",
+    "standardised_design",
 ]
 
 #: Standardised covariate columns are multiplied by this before any penalised
@@ -140,6 +141,46 @@ def _fit_std(x: npt.NDArray[np.float64]) -> _FoldStd:
     sd = x.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)  # constant column: as StandardScaler (scale 1)
     return _FoldStd(mean, sd)
+
+
+def standardised_design(
+    x_fit: npt.NDArray[np.float64], x_score: npt.NDArray[np.float64], n_covariates: int, cov_scale: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Standardise ``[C, G_S]`` columns with the fitting rows' statistics only.
+
+    Means and population SDs come from ``x_fit`` (a constant column gets SD 1,
+    as ``StandardScaler``); both blocks are centred and scaled with them, and
+    the first ``n_covariates`` columns are multiplied by ``cov_scale`` so that
+    penalised models barely shrink the covariates. Nothing about the scoring
+    rows enters the transformation.
+    """
+    std = _fit_std(x_fit)
+    scale = np.ones(x_fit.shape[1])
+    scale[:n_covariates] = cov_scale
+    return (x_fit - std.mean) / std.sd * scale, (x_score - std.mean) / std.sd * scale
+
+
+def fit_predict(
+    model: Any, family: str, x_fit: npt.NDArray[np.float64], y_fit: npt.ArrayLike, x_score: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Fit a scikit-learn estimator and score other rows the way the fitness ranks them.
+
+    The score is the linear predictor (``ridge``), P(y = 1) (``gbm``) or the
+    decision function (logistic families); convergence warnings are silenced
+    (the iteration caps are set in :meth:`CVFitness.estimator`).
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x_fit, np.asarray(y_fit, dtype=np.float64))
+    if family == "ridge":
+        return np.asarray(model.predict(x_score), dtype=np.float64)
+    if family == "gbm":
+        return np.asarray(model.predict_proba(x_score)[:, 1], dtype=np.float64)
+    return np.asarray(model.decision_function(x_score), dtype=np.float64)
 
 
 class CVFitness:
@@ -235,11 +276,7 @@ class CVFitness:
         t, v = self.folds[f]
         cols = np.asarray(subset, dtype=np.intp)
         x = np.column_stack([self.C, self.G[:, cols]])
-        std = _fit_std(x[t])
-        scale = np.ones(x.shape[1])
-        scale[: self.n_covariates] = cov_scale
-        xt = (x[t] - std.mean) / std.sd * scale
-        xv = (x[v] - std.mean) / std.sd * scale
+        xt, xv = standardised_design(x[t], x[v], self.n_covariates, cov_scale)
         return xt, self.y[t], xv, self.y[v]
 
     def _check(self, candidate: Candidate) -> None:
@@ -336,27 +373,13 @@ class CVFitness:
     # ------------------------------------------------------------------ scikit-learn path
 
     def _sklearn_aucs(self, candidate: Candidate) -> npt.NDArray[np.float64]:
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
         aucs = np.empty(len(self.folds))
         for f in range(len(self.folds)):
             xt, yt, xv, yv = self._fold_design(candidate.subset, f, self.covariate_scale(candidate.family))
-            model = self.estimator(candidate)
             if xt.shape[1] == 0:  # no covariate and no variant: constant score
                 aucs[f] = 0.5
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(xt, yt)
-            if candidate.family == "ridge":
-                score = model.predict(xv)
-            elif candidate.family == "gbm":
-                score = model.predict_proba(xv)[:, 1]
-            else:
-                score = model.decision_function(xv)
-            aucs[f] = auc(yv, score)
+            aucs[f] = auc(yv, fit_predict(self.estimator(candidate), candidate.family, xt, yt, xv))
         return aucs
 
     # ------------------------------------------------------------------ ridge fast path
@@ -466,61 +489,3 @@ def _batched_auc(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) 
     rank_sum = np.where(pos, mid[gid].reshape(k, m), 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray((rank_sum - n1 * (n1 + 1) / 2.0) / (n1 * n0), dtype=np.float64)
-
-
-def benchmark_fast_vs_sklearn(
-    fitness: CVFitness,
-    candidates: Sequence[Candidate],
-    sklearn_candidates: int = 20,
-    clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, float]:
-    """Evaluations per second: ridge fast path vs scikit-learn ``cross_val_score`` on the same folds.
-
-    The scikit-learn side runs ``cross_val_score(make_pipeline(StandardScaler(),
-    RidgeClassifier(alpha)), [C, G_S], y, cv=folds, scoring="roc_auc")`` (the
-    same standardisation, penalty on all columns, same folds) for the first
-    ``sklearn_candidates`` candidates. The fast side evaluates every candidate
-    on a fresh cache (so no hit is counted).
-
-    It also times :meth:`CVFitness.evaluate_sklearn` (the fast path's exact
-    model through scikit-learn's ``Ridge``: covariates scaled, own loop over
-    the folds) on the same candidates.
-
-    Returns
-    -------
-    dict with ``fast_ms`` and ``sklearn_ms`` (milliseconds per candidate, all
-    folds), ``fast_per_s``, ``sklearn_per_s``, ``ratio`` (fast / sklearn
-    evaluations per second), ``sklearn_same_model_ms`` and ``ratio_same_model``.
-    """
-    from sklearn.linear_model import RidgeClassifier
-    from sklearn.model_selection import cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    fitness._cache.clear()
-    if fitness._fast is None:
-        fitness._fast = fitness._prepare_fast()
-    t0 = clock()
-    for cand in candidates:
-        fitness._ridge_fast(cand)
-    fast_s = (clock() - t0) / len(candidates)
-    sub = list(candidates)[:sklearn_candidates]
-    t0 = clock()
-    for cand in sub:
-        x = np.column_stack([fitness.C, fitness.G[:, list(cand.subset)]])
-        model = make_pipeline(StandardScaler(), RidgeClassifier(alpha=fitness._params(cand)["alpha"]))
-        cross_val_score(model, x, fitness.y.astype(int), cv=fitness.folds, scoring="roc_auc")
-    sk_s = (clock() - t0) / len(sub)
-    t0 = clock()
-    for cand in sub:
-        fitness._sklearn_aucs(cand)
-    same_s = (clock() - t0) / len(sub)
-    return {
-        "fast_ms": fast_s * 1e3,
-        "sklearn_ms": sk_s * 1e3,
-        "fast_per_s": 1.0 / fast_s,
-        "sklearn_per_s": 1.0 / sk_s,
-        "ratio": sk_s / fast_s,
-        "sklearn_same_model_ms": same_s * 1e3,
-        "ratio_same_model": same_s / fast_s,
-    }

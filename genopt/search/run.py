@@ -61,7 +61,7 @@ from genopt.config import PCAConfig, PoolConfig, SearchConfig
 from genopt.errors import GenoptError
 from genopt.io.atomic import write_text, write_tsv
 from genopt.search.engine import SearchResult, make_engine
-from genopt.search.fitness import CVFitness, make_folds
+from genopt.search.fitness import CVFitness, fit_predict, make_folds, standardised_design
 from genopt.search.space import SearchSpace
 from genopt.search.types import Candidate, Evaluation
 
@@ -188,29 +188,13 @@ def fit_and_score(
     float64 scores of the scoring rows, ``(n_score,)`` (constant 0 for a model
     with no column at all).
     """
-    from sklearn.exceptions import ConvergenceWarning
-
     cols = np.asarray(candidate.subset, dtype=np.intp)
     xf = np.column_stack([covariates_fit, genotypes_fit[:, cols]]).astype(np.float64)
     xs = np.column_stack([covariates_score, genotypes_score[:, cols]]).astype(np.float64)
     if xf.shape[1] == 0:
         return np.zeros(xs.shape[0])
-    mean = xf.mean(axis=0)
-    sd = xf.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    scale = np.ones(xf.shape[1])
-    scale[: covariates_fit.shape[1]] = fitness.covariate_scale(candidate.family)
-    xf = (xf - mean) / sd * scale
-    xs = (xs - mean) / sd * scale
-    model = fitness.estimator(candidate)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(xf, np.asarray(y_fit, dtype=np.float64))
-    if candidate.family == "ridge":
-        return np.asarray(model.predict(xs), dtype=np.float64)
-    if candidate.family == "gbm":
-        return np.asarray(model.predict_proba(xs)[:, 1], dtype=np.float64)
-    return np.asarray(model.decision_function(xs), dtype=np.float64)
+    xf, xs = standardised_design(xf, xs, covariates_fit.shape[1], fitness.covariate_scale(candidate.family))
+    return fit_predict(fitness.estimator(candidate), candidate.family, xf, y_fit, xs)
 
 
 class FoldPoolFitness:

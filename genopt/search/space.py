@@ -30,7 +30,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from genopt.config import SearchConfig
 from genopt.search.types import FAMILIES, Candidate
+
+#: Space bounds default to SearchConfig's (one place for them).
+_DEFAULT = SearchConfig()
 
 #: Number of hyperparameter genes after the variant slots.
 N_HYPER_GENES = 6
@@ -61,11 +65,11 @@ class SearchSpace:
 
     pool_size: int
     families: tuple[str, ...] = FAMILIES
-    max_variants: int = 50
-    log10_alpha: tuple[float, float] = (-2.0, 4.0)
-    log10_C: tuple[float, float] = (-3.0, 2.0)
-    learning_rates: tuple[float, ...] = (0.03, 0.1, 0.3)
-    max_depths: tuple[int, ...] = (1, 2, 3)
+    max_variants: int = _DEFAULT.max_variants
+    log10_alpha: tuple[float, float] = _DEFAULT.log10_alpha
+    log10_C: tuple[float, float] = _DEFAULT.log10_C
+    learning_rates: tuple[float, ...] = _DEFAULT.learning_rates
+    max_depths: tuple[int, ...] = _DEFAULT.max_depths
 
     def __post_init__(self) -> None:
         if self.pool_size < 1:

@@ -67,7 +67,6 @@ the reference only at distances comparable to ``segment_cm``.
 from genopt.simulate.bundle import (
     BUNDLE_COHORTS,
     BUNDLE_PHENOTYPE,
-    genomic_lambda,
     make_bundle,
     split_donor_pools,
 )
@@ -99,7 +98,6 @@ __all__ = [
     "apply_truth",
     "fit_ancestry_axis",
     "genetic_positions",
-    "genomic_lambda",
     "ld_decay",
     "make_bundle",
     "plot_ld_decay",

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from genopt.assoc.scan import lambda_gc
 from genopt.config import PhenotypeSimConfig, RecombineConfig
 from genopt.io.atomic import write_text, write_tsv
 from genopt.io.plink import PlinkFileset, open_plink, write_plink
@@ -165,13 +166,6 @@ def _top_pcs(genotypes: npt.NDArray[np.int8], k: int, thin: int = 3) -> npt.NDAr
     return np.asarray(u[:, order] * s[order])
 
 
-def genomic_lambda(chi2: npt.NDArray[np.float64]) -> float:
-    """Genomic-control lambda: median chi-square / 0.4549 (median of chi-square, 1 df)."""
-    from scipy.stats import chi2 as chi2_dist
-
-    return float(np.median(chi2) / chi2_dist.ppf(0.5, 1))
-
-
 def make_bundle(shared_data_dir: str | Path, out_dir: str | Path, seed: int = 2026) -> dict[str, Any]:
     """Regenerate the bundled cohorts of ``data/`` deterministically.
 
@@ -278,9 +272,9 @@ def make_bundle(shared_data_dir: str | Path, out_dir: str | Path, seed: int = 20
             "variants": len(v),
             "realised_h2_liability": round(sim.realised_h2, 4),
             "genetic_variance": round(float(sim.genetic.var()), 4),
-            "lambda_no_pcs": round(genomic_lambda(chi_raw[null]), 3),
-            "lambda_pc1": round(genomic_lambda(chi_pc1[null]), 3),
-            "lambda_pc1_10": round(genomic_lambda(chi_pc[null]), 3),
+            "lambda_no_pcs": round(lambda_gc(chi_raw[null]), 3),
+            "lambda_pc1": round(lambda_gc(chi_pc1[null]), 3),
+            "lambda_pc1_10": round(lambda_gc(chi_pc[null]), 3),
             "causal_p_below_5e-8_no_pcs": int(np.sum(chi_raw[causal] > GWS_CHI2)),
             "causal_p_below_5e-8_pc1_10": int(np.sum(chi_pc[causal] > GWS_CHI2)),
             "null_p_below_5e-8_no_pcs": int(np.sum(chi_raw[null] > GWS_CHI2)),
