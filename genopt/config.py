@@ -352,6 +352,38 @@ class SearchConfig:
     multi_objective
         GA: NSGA-II on (mean CV AUC, -number of variants) instead of the
         single penalised objective; the front is taken over all evaluations.
+    folds
+        k of the inner stratified k-fold CV inside the search part.
+    validation_fraction
+        Fraction of discovery held out (stratified) as the internal
+        validation part on which the Pareto-front candidate is chosen.
+    pool_per_fold
+        Rebuild the candidate pool inside each CV fold's training rows, so
+        that the inner CV AUC is not inflated by pool selection (slower: one
+        association scan per fold).
+    jobs
+        Worker processes that evaluate candidates (1: serial, in-process).
+        The result does not depend on it.
+    scheduler
+        Evaluate on dask.distributed instead: a scheduler address
+        (``tcp://host:8786``), or ``"local"`` for a LocalCluster of ``jobs``
+        workers. None: no dask.
+    checkpoint_every
+        Write the search checkpoint every this many generations (0: never).
+        A killed run continues from it with ``--resume``.
+    resamples
+        Repeat pool + search on this many random subsamples of discovery to
+        estimate each listed variant's ``selection_frequency`` (0: off).
+    resample_fraction
+        Fraction of discovery drawn (without replacement, stratified) per resample.
+    resample_budget
+        Evaluation budget of each resampled search (None: ``budget``).
+    outer_folds
+        Estimate the whole procedure (split, PCA, pool, search, choice) by an
+        outer stratified k-fold CV of discovery (0: off; else at least 2).
+    warm_start
+        A previous run directory whose ``pareto.tsv`` candidates seed the
+        initial population (matched by variant ID; None: random start).
     """
 
     engine: str = "ga"
@@ -374,6 +406,35 @@ class SearchConfig:
     patience: int | None = None
     max_seconds: float | None = None
     multi_objective: bool = False
+    folds: int = 5
+    validation_fraction: float = 0.2
+    pool_per_fold: bool = False
+    jobs: int = 1
+    scheduler: str | None = None
+    checkpoint_every: int = 1
+    resamples: int = 0
+    resample_fraction: float = 0.8
+    resample_budget: int | None = None
+    outer_folds: int = 0
+    warm_start: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "budget": self.budget >= 1,
+            "population": self.population >= 2,
+            "folds": self.folds >= 2,
+            "validation_fraction": 0.0 < self.validation_fraction < 1.0,
+            "jobs": self.jobs >= 1,
+            "checkpoint_every": self.checkpoint_every >= 0,
+            "resamples": self.resamples >= 0,
+            "resample_fraction": 0.0 < self.resample_fraction < 1.0,
+            "resample_budget": self.resample_budget is None or self.resample_budget >= 1,
+            "outer_folds": self.outer_folds == 0 or self.outer_folds >= 2,
+            "max_variants": self.max_variants >= 1,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise GenoptError(f"search setting {key} = {getattr(self, key)!r} is out of range")
 
 
 @dataclass(frozen=True)
@@ -433,6 +494,11 @@ class RunConfig:
     truth
         Simulation truth table (variants with effects), for simulated data only:
         lets the run report how the known causal variants fare.
+    pool
+        Candidate pool of the search (built inside discovery only).
+    search
+        The variant-subset and hyperparameter search; None (no ``[search]``
+        table, or ``search = "off"``): the run stops after the association scan.
     """
 
     out: str = "runs/run"
@@ -446,6 +512,8 @@ class RunConfig:
     overlap: OverlapConfig = field(default_factory=OverlapConfig)
     assoc: AssocConfig = field(default_factory=AssocConfig)
     clump: ClumpConfig = field(default_factory=ClumpConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    search: SearchConfig | None = None
 
 
 T = TypeVar("T")
@@ -465,7 +533,13 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str = "<config>", sect
         if key not in fields:
             raise GenoptError(f"unknown key {name!r} (expected one of: {', '.join(sorted(fields))})", source)
         kwargs[key] = _coerce(hints[key], value, source, name)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except GenoptError as exc:
+        if exc.path is not None:
+            raise
+        where = f"[{section}] " if section else ""
+        raise GenoptError(where + str(exc), source) from None
 
 
 def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
