@@ -300,9 +300,16 @@ class PoolConfig:
         p-value, decides what is used; r2 0.1 in 250 kb as in PRSice's
         clumping+thresholding default (PLINK's own default, 0.5, leaves
         near-duplicates in the pool).
+    palindromic_maf_max
+        A/T and C/G SNPs whose minor allele frequency in the training samples
+        is at least this are left out of the pool (before clumping, so an LD
+        neighbour can stand in): no replication cohort could tell their strand
+        (:class:`HarmoniseConfig` drops them there with the same bound), and
+        ``plink2 --score`` would use them unchecked. None keeps every SNP.
     """
 
     max_size: int = 500
+    palindromic_maf_max: float | None = 0.4
     assoc: AssocConfig = field(default_factory=AssocConfig)
     clump: ClumpConfig = field(default_factory=lambda: ClumpConfig(p1=1e-2, p2=5e-2, r2=0.1, kb=250))
 

@@ -27,7 +27,8 @@ from genopt.io.atomic import write_tsv
 
 #: Signature of the association scan the pool builder calls:
 #: ``scan_fn(cohort, assoc_config, samples=..., covariates=...)`` returning an
-#: object with ``.table`` (GWAS-SSF columns plus ``variant_index``) and ``.lambda_gc``.
+#: object with ``.table`` (GWAS-SSF columns, ``effect_allele_frequency`` and
+#: ``p_value`` among them, plus ``variant_index``) and ``.lambda_gc``.
 ScanFn = Callable[..., Any]
 
 
@@ -141,7 +142,9 @@ def build_pool(
     :func:`genopt.assoc.clump.clump` with r^2 from the training samples'
     genotypes; the pool keeps the first ``max_size`` by p (ties by .bim
     position). Variants whose scan gave no p-value (an error code) are never
-    in the pool.
+    in the pool, nor are A/T and C/G SNPs with training MAF >=
+    ``config.palindromic_maf_max`` (left out before clumping; counted in
+    ``record["n_palindromic_dropped"]``).
     """
     config = config or PoolConfig()
     if config.max_size < 1:
@@ -178,7 +181,8 @@ def build_pool(
     table: pd.DataFrame = result.table
     if "variant_index" not in table.columns:
         raise GenoptError("association table has no variant_index column")
-    clumps = clump(table, cohort.fileset, config.clump, samples=cohort.sample_idx[idx])
+    ambiguous = _ambiguous_palindromic(cohort, table, config.palindromic_maf_max)
+    clumps = clump(table[~ambiguous], cohort.fileset, config.clump, samples=cohort.sample_idx[idx])
     kept = clumps.index.iloc[: config.max_size]  # already ordered by p, then .bim position
     vidx = kept["variant_index"].to_numpy(dtype=np.intp)
     by_variant = table.set_index("variant_index", drop=False)
@@ -195,10 +199,23 @@ def build_pool(
         "config": asdict(config),
         "lambda_gc": float(result.lambda_gc),
         "n_variants_scanned": len(table),
+        "n_palindromic_dropped": int(ambiguous.sum()),
         "n_clumps": len(clumps.index),
         "n_pool": int(vidx.size),
     }
     return CandidatePool(variant_idx=vidx, stats=stats, clumps=clumps, record=record)
+
+
+def _ambiguous_palindromic(cohort: Cohort, table: pd.DataFrame, maf_max: float | None) -> npt.NDArray[np.bool_]:
+    """Rows of ``table`` that are A/T or C/G SNPs with training MAF >= ``maf_max`` (none if ``maf_max`` is None)."""
+    if maf_max is None:
+        return np.zeros(len(table), dtype=bool)
+    bim = cohort.fileset.variants.iloc[table["variant_index"].to_numpy(dtype=np.intp)]
+    pair = np.char.upper(np.char.add(bim["a1"].to_numpy(dtype=str), bim["a2"].to_numpy(dtype=str)))
+    palindromic = np.isin(pair, ["AT", "TA", "CG", "GC"])
+    freq = table["effect_allele_frequency"].to_numpy(dtype=np.float64)
+    maf = np.minimum(freq, 1.0 - freq)
+    return np.asarray(palindromic & ~(maf < maf_max), dtype=bool)
 
 
 def write_pool(pool: CandidatePool, path: str | Path) -> None:
