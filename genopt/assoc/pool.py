@@ -106,6 +106,7 @@ def build_pool(
     scan_fn: ScanFn | None = None,
     fit_pcs: bool = False,
     pca_config: PCAConfig | None = None,
+    variants: npt.ArrayLike | None = None,
 ) -> CandidatePool:
     """Scan the training samples, clump, and keep the best index variants.
 
@@ -135,6 +136,9 @@ def build_pool(
         append them to ``covariates``; the held-out samples are never read.
     pca_config
         PCA settings for ``fit_pcs`` (default :class:`genopt.config.PCAConfig`).
+    variants
+        bool mask over the .bim rows (e.g. those passing QC) or .bim row
+        indices: only these are scanned (and used for ``fit_pcs``); None scans all.
 
     Returns
     -------
@@ -172,12 +176,13 @@ def build_pool(
 
         pconf = replace(pca_config or PCAConfig(), n_pcs=config.assoc.n_pcs)
         train_rows = cohort.sample_idx[idx]
-        pca_mask = pca_variants(cohort.fileset, pconf, samples=train_rows)
+        pca_mask = pca_variants(cohort.fileset, pconf, samples=train_rows, variants=variants)
         pcs = np.asarray(fit_pca(cohort.fileset, pconf, samples=train_rows, variants=pca_mask).scores, dtype=np.float64)
         n_pcs = pcs.shape[1]
         cov = pcs if cov is None else np.hstack([cov, pcs])
     scan = scan_fn or _default_scan()
-    result = scan(cohort, config.assoc, samples=idx, covariates=cov)
+    restrict = {} if variants is None else {"variants": variants}
+    result = scan(cohort, config.assoc, samples=idx, covariates=cov, **restrict)
     table: pd.DataFrame = result.table
     if "variant_index" not in table.columns:
         raise GenoptError("association table has no variant_index column")

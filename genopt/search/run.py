@@ -351,7 +351,11 @@ def _format_params(candidate: Candidate) -> str:
 
 
 def _fit_pcs(
-    cohort: Cohort, pca_config: PCAConfig, search_idx: npt.NDArray[np.intp], validation_idx: npt.NDArray[np.intp]
+    cohort: Cohort,
+    pca_config: PCAConfig,
+    search_idx: npt.NDArray[np.intp],
+    validation_idx: npt.NDArray[np.intp],
+    variants: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, Any]]:
     """PCs fitted on the search part's genotypes, projected onto the validation part."""
     from genopt.structure import fit_pca, pca_variants
@@ -360,7 +364,7 @@ def _fit_pcs(
     if pca_config.n_pcs <= 0:
         return np.zeros((n_search, 0)), np.zeros((n_valid, 0)), {"n_pcs": 0}
     rows_search = cohort.sample_idx[search_idx]
-    mask = pca_variants(cohort.fileset, pca_config, samples=rows_search)
+    mask = pca_variants(cohort.fileset, pca_config, samples=rows_search, variants=variants)
     model = fit_pca(cohort.fileset, pca_config, samples=rows_search, variants=mask)
     scores = np.asarray(model.scores, dtype=np.float64)
     if scores.shape[0] != n_search:
@@ -411,6 +415,7 @@ def run_search(
     scan_fn: Callable[..., Any] | None = None,
     split: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
     pool_per_fold: bool = False,
+    variants: npt.ArrayLike | None = None,
 ) -> SearchOutcome:
     """Search on a stratified search part of discovery, choose on its validation part.
 
@@ -447,6 +452,9 @@ def run_search(
         (:class:`FoldPoolFitness`), so that the inner CV AUC is not inflated by
         pool selection; ``pool`` is still the whole search part's pool (for
         ``pool.tsv``), and ``fold_pools.tsv`` lists the searched union.
+    variants
+        bool mask over the .bim rows (e.g. those passing QC): the only
+        variants the PCA and the pool may use; None: all.
 
     Returns
     -------
@@ -473,7 +481,7 @@ def run_search(
     t = lap("split", t)
 
     pca_conf = replace(pca_config, seed=seed)
-    pcs_s, pcs_v, pca_info = _fit_pcs(cohort, pca_conf, search_idx, validation_idx)
+    pcs_s, pcs_v, pca_info = _fit_pcs(cohort, pca_conf, search_idx, validation_idx, variants)
     t = lap("pca", t)
 
     pool = build_pool(
@@ -483,6 +491,7 @@ def run_search(
         covariates=pcs_s if pcs_s.shape[1] else None,
         scan_fn=scan_fn,
         fit_pcs=False,
+        variants=variants,
     )
     if len(pool) == 0:
         raise GenoptError("the candidate pool is empty: no variant passed the pool's clumping p-value threshold")
@@ -500,6 +509,7 @@ def run_search(
                     covariates=pcs_s[train] if pcs_s.shape[1] else None,
                     scan_fn=scan_fn,
                     fit_pcs=False,
+                    variants=variants,
                 )
             )
         columns, in_pool, fold_table = _union_pools(fold_pools)
