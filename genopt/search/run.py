@@ -409,12 +409,12 @@ def run_search(
     pool_config: PoolConfig,
     pca_config: PCAConfig,
     seed: int,
-    validation_fraction: float = 0.2,
+    validation_fraction: float | None = None,
     out_dir: str | Path | None = None,
-    folds: int = 5,
+    folds: int | None = None,
     scan_fn: Callable[..., Any] | None = None,
     split: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
-    pool_per_fold: bool = False,
+    pool_per_fold: bool | None = None,
     variants: npt.ArrayLike | None = None,
 ) -> SearchOutcome:
     """Search on a stratified search part of discovery, choose on its validation part.
@@ -435,12 +435,14 @@ def run_search(
         Seeds the split, the PCA's randomized SVD (replacing ``pca_config.seed``),
         the CV folds, the estimators and the engine. Same seed, same result.
     validation_fraction
-        Fraction of discovery held out as the internal validation part.
+        Fraction of discovery held out as the internal validation part
+        (None: ``search_config.validation_fraction``).
     out_dir
         If given, ``history.tsv``, ``pareto.tsv``, ``pool.tsv`` and
         ``search_summary.json`` are written there atomically.
     folds
-        k of the inner k-fold CV (:func:`make_folds` on the search part).
+        k of the inner k-fold CV (:func:`make_folds` on the search part;
+        None: ``search_config.folds``).
     scan_fn
         Association scan passed to :func:`build_pool` (default: genopt's scan).
     split
@@ -448,7 +450,7 @@ def run_search(
         :func:`split_discovery` (disjoint; e.g. to repeat a run's split, or to
         change validation outcomes without moving the split).
     pool_per_fold
-        Rebuild the pool inside each CV fold's training rows
+        (None: ``search_config.pool_per_fold``) Rebuild the pool inside each CV fold's training rows
         (:class:`FoldPoolFitness`), so that the inner CV AUC is not inflated by
         pool selection; ``pool`` is still the whole search part's pool (for
         ``pool.tsv``), and ``fold_pools.tsv`` lists the searched union.
@@ -462,6 +464,10 @@ def run_search(
     """
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    folds = search_config.folds if folds is None else folds
+    if validation_fraction is None:
+        validation_fraction = search_config.validation_fraction
+    pool_per_fold = search_config.pool_per_fold if pool_per_fold is None else pool_per_fold
 
     def lap(name: str, t0: float) -> float:
         now = time.perf_counter()

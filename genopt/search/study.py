@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from genopt.cohort import Cohort
 from genopt.config import PCAConfig, PoolConfig, SearchConfig
@@ -44,12 +45,15 @@ def search_and_export(
     pool_config: PoolConfig | None = None,
     pca_config: PCAConfig | None = None,
     seed: int = 0,
+    variants: npt.ArrayLike | None = None,
 ) -> Study:
     """Search on discovery, refit the chosen model on all of it, write the hand-off files.
 
     The final model's covariates are the cohort's covariates plus the PCs of
     the search (fitted on the search part, projected onto the validation
-    part), so every discovery person has the same axes. Writes into
+    part), so every discovery person has the same axes. ``variants`` (bool
+    mask over the .bim rows, e.g. those passing QC) restricts the PCA and the
+    pool. Writes into
     ``out_dir``: ``model.json``, ``score.tsv`` (linear families only),
     ``extract.txt``, ``variants.tsv`` (association columns from the search
     part's pool scan), ``variants.yaml`` and the search's own files.
@@ -62,6 +66,7 @@ def search_and_export(
         pca_config or PCAConfig(),
         seed=seed,
         out_dir=out,
+        variants=variants,
     )
     if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
         raise RuntimeError("run_search returned no PCs or pool columns")
