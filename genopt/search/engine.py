@@ -23,16 +23,21 @@ This is the only module that imports pygad.
 from __future__ import annotations
 
 import math
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from genopt.config import SearchConfig
+from genopt.errors import GenoptError
+from genopt.search.checkpoint import Checkpoint, CheckpointState, same_history, write_checkpoint
+from genopt.search.evaluate import Evaluator, SerialEvaluator
 from genopt.search.space import SearchSpace, mean_jaccard_distance
 from genopt.search.types import Candidate, Evaluation
 
@@ -115,6 +120,16 @@ class BudgetedFitness:
         Object with ``evaluate(candidate) -> Evaluation``.
     budget
         Maximum number of evaluations that fit models (``cached`` False).
+    evaluator
+        Evaluates the new candidates of a batch (default: in this process,
+        :class:`~genopt.search.evaluate.SerialEvaluator` of ``fitness``).
+    replay
+        Results of an earlier run of the same search (a checkpoint's
+        evaluations, in order): the first new candidates must be these, in
+        this order, and are served from here, counted as they were counted
+        then (evaluation, or cache hit if ``cached``).
+    replay_source
+        Where ``replay`` came from (named in the error if the run departs from it).
 
     Attributes
     ----------
@@ -127,34 +142,90 @@ class BudgetedFitness:
         Every distinct candidate evaluated in this run, in first-request order.
     """
 
-    def __init__(self, fitness: Fitness, budget: int) -> None:
+    def __init__(
+        self,
+        fitness: Fitness,
+        budget: int,
+        evaluator: Evaluator | None = None,
+        replay: Sequence[Evaluation] = (),
+        replay_source: str | Path | None = None,
+    ) -> None:
         if budget < 1:
             raise ValueError(f"budget must be >= 1, got {budget}")
         self.fitness = fitness
         self.budget = int(budget)
+        self.evaluator: Evaluator = evaluator if evaluator is not None else SerialEvaluator(fitness)
         self.evaluations = 0
         self.cache_hits = 0
         self.seen: dict[Candidate, Evaluation] = {}
+        self._replay = list(replay)
+        self._replay_source = replay_source
 
     @property
     def exhausted(self) -> bool:
         return self.evaluations >= self.budget
 
+    @property
+    def replaying(self) -> bool:
+        """Whether results of the replayed run remain to be served."""
+        return len(self.seen) < len(self._replay)
+
     def __call__(self, candidate: Candidate) -> Evaluation:
         """Evaluate ``candidate``; raises :class:`BudgetExhausted` for a new one past the budget."""
-        known = self.seen.get(candidate)
-        if known is not None:
-            self.cache_hits += 1
-            return known
-        if self.exhausted:
+        result = self.batch([candidate])[0]
+        if result is None:
             raise BudgetExhausted(candidate)
-        result = self.fitness.evaluate(candidate)
+        return result
+
+    def batch(self, candidates: Sequence[Candidate]) -> list[Evaluation | None]:
+        """Evaluate a generation's candidates; None where the budget was spent.
+
+        The outcome (results, counters, order of :attr:`seen`) is that of
+        requesting the candidates one by one in order: a candidate seen
+        before, or repeated within the batch, is a cache hit; each new one is
+        evaluated while evaluations < budget, else gets None. The new ones
+        are evaluated in one :meth:`Evaluator.map` call (more only when the
+        fitness answers some from its own cache, which frees budget for the
+        next ones, or when replayed results run out within the batch).
+        """
+        fresh = list(dict.fromkeys(c for c in candidates if c not in self.seen))  # new ones, first-request order
+        known_before = set(self.seen)
+        pos = 0
+        while pos < len(fresh) and not self.exhausted:
+            if self.replaying:
+                self._record(fresh[pos], self._replayed(fresh[pos]))
+                pos += 1
+                continue
+            chunk = fresh[pos : pos + self.budget - self.evaluations]
+            for c, evaluated in zip(chunk, self.evaluator.map(chunk), strict=True):
+                self._record(c, evaluated)
+            pos += len(chunk)
+        out: list[Evaluation | None] = []
+        first: set[Candidate] = set()
+        for c in candidates:
+            result = self.seen.get(c)
+            if result is not None and (c in known_before or c in first):
+                self.cache_hits += 1
+            first.add(c)
+            out.append(result)
+        return out
+
+    def _replayed(self, candidate: Candidate) -> Evaluation:
+        stored = self._replay[len(self.seen)]
+        if stored.candidate != candidate:
+            raise GenoptError(
+                f"cannot resume: evaluation {len(self.seen) + 1} of this run is {candidate}, "
+                f"the checkpoint has {stored.candidate} (code or inputs changed since it was written)",
+                self._replay_source,
+            )
+        return stored
+
+    def _record(self, candidate: Candidate, result: Evaluation) -> None:
         if result.cached:
             self.cache_hits += 1
         else:
             self.evaluations += 1
         self.seen[candidate] = result
-        return result
 
 
 @dataclass
@@ -217,36 +288,190 @@ class SearchResult:
 
 
 class SearchEngine(Protocol):
-    """One interface for the GA, random search and grid search."""
+    """One interface for the GA, random search and grid search.
 
-    def run(self, fitness: Fitness, budget: int, seed: int) -> SearchResult: ...
+    ``run(fitness, budget, seed, *, evaluator=None, checkpoint=None,
+    progress=None, initial=None)``: ``evaluator`` evaluates each
+    generation's new candidates (default: in this process; the result does
+    not depend on it); ``checkpoint`` writes and resumes from a
+    :class:`~genopt.search.checkpoint.Checkpoint`; ``progress`` is True for
+    a :class:`ProgressBar` or a callback ``(history_row, budget)``;
+    ``initial`` are warm-start candidates evaluated first.
+    """
+
+    def run(
+        self,
+        fitness: Fitness,
+        budget: int,
+        seed: int,
+        *,
+        evaluator: Evaluator | None = None,
+        checkpoint: Checkpoint | None = None,
+        progress: bool | ProgressCallback | None = None,
+        initial: Sequence[Candidate] | None = None,
+    ) -> SearchResult: ...
 
 
-def _row(
-    generation: int,
-    values: Sequence[float],
-    member: npt.NDArray[np.bool_],
-    distinct: int,
-    budgeted: BudgetedFitness,
-    best_so_far: float,
-    start: float,
-) -> dict[str, float]:
-    finite = np.array([v for v in values if np.isfinite(v)], dtype=np.float64)
-    return {
-        "generation": generation,
-        "best_fitness": float(finite.max()) if finite.size else float("nan"),
-        "mean_fitness": float(finite.mean()) if finite.size else float("nan"),
-        "best_so_far": best_so_far,
-        "diversity": mean_jaccard_distance(member),
-        "distinct": distinct,
-        "evaluations": budgeted.evaluations,
-        "cache_hits": budgeted.cache_hits,
-        "seconds": round(time.perf_counter() - start, 6),
-    }
+#: A progress callback: called with each new history row and the budget.
+ProgressCallback = Callable[[Mapping[str, float], int], None]
+
+
+class ProgressBar:
+    """A tqdm bar over the evaluation budget, one update per generation.
+
+    Postfix: generation, best objective so far, evaluations, cache hits.
+    Shown on ``file`` (default stderr) only if it is a terminal, or if ``force``.
+    """
+
+    def __init__(self, force: bool = False, file: TextIO | None = None) -> None:
+        self.force = force
+        self.file = file
+        self._bar: Any = None
+
+    def __call__(self, row: Mapping[str, float], budget: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            out = self.file if self.file is not None else sys.stderr
+            shown = self.force or (hasattr(out, "isatty") and out.isatty())
+            self._bar = tqdm(total=budget, unit="eval", desc="search", file=out, disable=not shown)
+        self._bar.update(int(row["evaluations"]) - self._bar.n)
+        self._bar.set_postfix(
+            gen=int(row["generation"]),
+            best=f"{row['best_so_far']:.4f}",
+            evals=int(row["evaluations"]),
+            hits=int(row["cache_hits"]),
+        )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class _Session:
+    """What the engines share in one run: budget, history rows, checkpoints, progress, the clock.
+
+    On resume, history rows of generations the checkpoint holds take their
+    ``seconds`` from it (and must otherwise equal it); later rows count on
+    from the last stored ``seconds``, so ``seconds`` and ``max_seconds``
+    cover the whole search across restarts.
+    """
+
+    def __init__(
+        self,
+        engine: str,
+        fitness: Fitness,
+        budget: int,
+        seed: int,
+        evaluator: Evaluator | None,
+        checkpoint: Checkpoint | None,
+        progress: bool | ProgressCallback | None,
+        initial: Sequence[Candidate] | None,
+    ) -> None:
+        self.engine = engine
+        self.seed = int(seed)
+        self.initial = list(initial or [])
+        self.checkpoint = checkpoint
+        self.stored = checkpoint.load(engine, self.seed, budget, self.initial) if checkpoint is not None else None
+        self.budgeted = BudgetedFitness(
+            fitness,
+            budget,
+            evaluator,
+            replay=self.stored.evaluations if self.stored is not None else (),
+            replay_source=checkpoint.path if checkpoint is not None else None,
+        )
+        self.history: list[dict[str, float]] = []
+        self.progress: ProgressCallback | None = ProgressBar() if progress is True else (progress or None)
+        self._offset = 0.0
+        self._start = time.perf_counter()
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        close = getattr(self.progress, "close", None)
+        if close is not None:
+            close()
+
+    def row(
+        self, values: Sequence[float], member: npt.NDArray[np.bool_], distinct: int, size_penalty: float
+    ) -> dict[str, float]:
+        """Append the next history row (generation = its index), report it, checkpoint if due."""
+        budgeted = self.budgeted
+        finite = np.array([v for v in values if np.isfinite(v)], dtype=np.float64)
+        generation = len(self.history)
+        row: dict[str, float] = {
+            "generation": generation,
+            "best_fitness": float(finite.max()) if finite.size else float("nan"),
+            "mean_fitness": float(finite.mean()) if finite.size else float("nan"),
+            "best_so_far": _best_objective(budgeted, size_penalty),
+            "diversity": mean_jaccard_distance(member),
+            "distinct": distinct,
+            "evaluations": budgeted.evaluations,
+            "cache_hits": budgeted.cache_hits,
+        }
+        stored = self.stored.history if self.stored is not None else []
+        if generation < len(stored):
+            if not same_history(row, stored[generation]):
+                raise GenoptError(
+                    f"cannot resume: generation {generation} of this run differs from the checkpoint's "
+                    "(code or inputs changed since it was written)",
+                    self.checkpoint.path if self.checkpoint is not None else None,
+                )
+            row["seconds"] = float(stored[generation]["seconds"])
+            self._offset, self._start = row["seconds"], time.perf_counter()
+        else:
+            row["seconds"] = round(self._offset + time.perf_counter() - self._start, 6)
+        self.history.append(row)
+        if self.progress is not None:
+            self.progress(row, budgeted.budget)
+        ck = self.checkpoint
+        if ck is not None and ck.every and generation >= len(stored) and (generation + 1) % ck.every == 0:
+            self._write(complete=False)
+        return row
+
+    def _write(self, complete: bool) -> None:
+        assert self.checkpoint is not None
+        state = CheckpointState(
+            engine=self.engine,
+            seed=self.seed,
+            budget=self.budgeted.budget,
+            fingerprint=self.checkpoint.fingerprint,
+            generation=len(self.history) - 1,
+            evaluations=list(self.budgeted.seen.values()),
+            history=self.history,
+            initial=self.initial,
+            complete=complete,
+        )
+        write_checkpoint(self.checkpoint.path, state)
+
+    def result(self, size_penalty: float, extra: dict[str, Any] | None = None) -> SearchResult:
+        """The run's :class:`SearchResult`; writes the final checkpoint."""
+        if self.checkpoint is not None and self.checkpoint.every:
+            self._write(complete=True)
+        return SearchResult(
+            evaluations=list(self.budgeted.seen.values()),
+            history=self.history,
+            size_penalty=size_penalty,
+            n_evaluations=self.budgeted.evaluations,
+            n_cache_hits=self.budgeted.cache_hits,
+            engine=self.engine,
+            extra=extra or {},
+        )
 
 
 def _best_objective(budgeted: BudgetedFitness, size_penalty: float) -> float:
     return max((objective(e, size_penalty) for e in budgeted.seen.values()), default=float("nan"))
+
+
+def _warm_start(population: npt.NDArray[np.float64], space: SearchSpace, initial: Sequence[Candidate]) -> None:
+    """Replace the first rows of ``population`` (in place) by the encoded ``initial`` candidates.
+
+    At most ``len(population)`` candidates are used (the first ones).
+    """
+    rows = [space.encode(c) for c in list(initial)[: len(population)]]
+    if rows:
+        population[: len(rows)] = np.asarray(rows, dtype=np.float64)
 
 
 @dataclass
@@ -304,97 +529,111 @@ class GAEngine:
         per_generation = max(self.population - self.keep_elitism, 1)
         return max(math.ceil((budget - self.population) / per_generation), 1)
 
-    def run(self, fitness: Fitness, budget: int, seed: int) -> SearchResult:
+    def run(
+        self,
+        fitness: Fitness,
+        budget: int,
+        seed: int,
+        *,
+        evaluator: Evaluator | None = None,
+        checkpoint: Checkpoint | None = None,
+        progress: bool | ProgressCallback | None = None,
+        initial: Sequence[Candidate] | None = None,
+    ) -> SearchResult:
+        """Run the GA (see :class:`SearchEngine`).
+
+        pygad passes each generation's unevaluated solutions in one batch
+        (``fitness_batch_size = population``), evaluated through
+        :meth:`BudgetedFitness.batch`. ``initial`` candidates replace the
+        first members of the random initial population (at most
+        ``population``; the random draw is made in full either way).
+        """
         import pygad
 
         space = self.space
-        budgeted = BudgetedFitness(fitness, budget)
-        init_rng, mutation_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-        initial = space.random_population(self.population, init_rng)
         penalty = self.size_penalty
-        history: list[dict[str, float]] = []
-        start = time.perf_counter()
+        init_rng, mutation_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        population = space.random_population(self.population, init_rng)
+        _warm_start(population, space, initial or [])
         state = {"best": -math.inf, "stale": 0}
+        with _Session("ga", fitness, budget, seed, evaluator, checkpoint, progress, initial) as session:
+            budgeted = session.budgeted
 
-        def fitness_func(ga: Any, solution: Any, index: Any) -> float | list[float]:
-            try:
-                evaluation = budgeted(space.decode(solution))
-            except BudgetExhausted:
-                # pygad needs finite objective vectors: AUC 0 with one variant more than a genome holds
-                return [0.0, -float(space.max_variants + 1)] if self.multi_objective else -math.inf
-            if self.multi_objective:
-                return [evaluation.mean_auc, -float(evaluation.candidate.n_variants)]
-            return objective(evaluation, penalty)
+            def value(evaluation: Evaluation | None) -> float | list[float]:
+                if evaluation is None:  # budget spent
+                    # pygad needs finite objective vectors: AUC 0 with one variant more than a genome holds
+                    return [0.0, -float(space.max_variants + 1)] if self.multi_objective else -math.inf
+                if self.multi_objective:
+                    return [evaluation.mean_auc, -float(evaluation.candidate.n_variants)]
+                return objective(evaluation, penalty)
 
-        def mutation(offspring: Any, ga: Any) -> Any:
-            mutated = space.mutate(offspring, mutation_rng, self.mutations, self.hyper_mutation)
-            return mutated.astype(offspring.dtype) if offspring.dtype != object else _to_object(mutated, space)
+            def fitness_func(ga: Any, solutions: Any, indices: Any) -> list[float | list[float]]:
+                return [value(e) for e in budgeted.batch([space.decode(s) for s in solutions])]
 
-        def record(ga: Any) -> str | None:
-            pop = np.asarray(ga.population, dtype=np.float64)
-            best = _best_objective(budgeted, penalty)
-            distinct = len({tuple(r) for r in pop.tolist()})
-            values = (
-                [
-                    objective(budgeted.seen[space.decode(r)], penalty)
-                    if space.decode(r) in budgeted.seen
-                    else -math.inf
-                    for r in pop
-                ]
-                if self.multi_objective
-                else list(ga.last_generation_fitness)
+            def mutation(offspring: Any, ga: Any) -> Any:
+                mutated = space.mutate(offspring, mutation_rng, self.mutations, self.hyper_mutation)
+                return mutated.astype(offspring.dtype) if offspring.dtype != object else _to_object(mutated, space)
+
+            def record(ga: Any) -> str | None:
+                pop = np.asarray(ga.population, dtype=np.float64)
+                distinct = len({tuple(r) for r in pop.tolist()})
+                values = (
+                    [
+                        objective(budgeted.seen[space.decode(r)], penalty)
+                        if space.decode(r) in budgeted.seen
+                        else -math.inf
+                        for r in pop
+                    ]
+                    if self.multi_objective
+                    else list(ga.last_generation_fitness)
+                )
+                row = session.row(values, space.subset_matrix(pop), distinct, penalty)
+                best = row["best_so_far"]
+                if best > state["best"] + 1e-12:
+                    state["best"], state["stale"] = best, 0
+                else:
+                    state["stale"] += 1
+                if budgeted.exhausted:
+                    return "stop"
+                if self.patience is not None and state["stale"] >= self.patience:
+                    return "stop"
+                if self.max_seconds is not None and row["seconds"] >= self.max_seconds:
+                    return "stop"
+                return None
+
+            def on_fitness(ga: Any, values: Any) -> None:
+                if ga.generations_completed == 0 and not session.history:
+                    record(ga)
+
+            n_generations = self.generations_for(budget) * 20
+            if self.max_generations is not None:
+                n_generations = min(n_generations, self.max_generations)
+            ga = pygad.GA(
+                num_generations=n_generations,
+                num_parents_mating=min(self.parents_mating, self.population),
+                fitness_func=fitness_func,
+                fitness_batch_size=self.population,
+                initial_population=_to_object(population, space),
+                gene_space=space.gene_space(),
+                gene_type=space.gene_type(),
+                parent_selection_type="nsga2" if self.multi_objective else "tournament",
+                K_tournament=self.tournament_k,
+                keep_elitism=self.keep_elitism,
+                crossover_type="uniform",
+                crossover_probability=self.crossover_probability,
+                mutation_type=mutation,
+                on_generation=record,
+                on_fitness=on_fitness,
+                random_seed=seed,
+                suppress_warnings=True,
+                save_solutions=False,
+                save_best_solutions=False,
             )
-            member = space.subset_matrix(pop)
-            history.append(_row(ga.generations_completed, values, member, distinct, budgeted, best, start))
-            if best > state["best"] + 1e-12:
-                state["best"], state["stale"] = best, 0
-            else:
-                state["stale"] += 1
-            if budgeted.exhausted:
-                return "stop"
-            if self.patience is not None and state["stale"] >= self.patience:
-                return "stop"
-            if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
-                return "stop"
-            return None
-
-        def on_fitness(ga: Any, values: Any) -> None:
-            if ga.generations_completed == 0 and not history:
-                record(ga)
-
-        n_generations = self.generations_for(budget) * 20
-        if self.max_generations is not None:
-            n_generations = min(n_generations, self.max_generations)
-        ga = pygad.GA(
-            num_generations=n_generations,
-            num_parents_mating=min(self.parents_mating, self.population),
-            fitness_func=fitness_func,
-            initial_population=_to_object(initial, space),
-            gene_space=space.gene_space(),
-            gene_type=space.gene_type(),
-            parent_selection_type="nsga2" if self.multi_objective else "tournament",
-            K_tournament=self.tournament_k,
-            keep_elitism=self.keep_elitism,
-            crossover_type="uniform",
-            crossover_probability=self.crossover_probability,
-            mutation_type=mutation,
-            on_generation=record,
-            on_fitness=on_fitness,
-            random_seed=seed,
-            suppress_warnings=True,
-            save_solutions=False,
-            save_best_solutions=False,
-        )
-        ga.run()
-        return SearchResult(
-            evaluations=list(budgeted.seen.values()),
-            history=history,
-            size_penalty=penalty,
-            n_evaluations=budgeted.evaluations,
-            n_cache_hits=budgeted.cache_hits,
-            engine="ga",
-            extra={"generations": ga.generations_completed, "pygad_front": _pygad_front(ga, space, budgeted)},
-        )
+            ga.run()
+            return session.result(
+                penalty,
+                extra={"generations": ga.generations_completed, "pygad_front": _pygad_front(ga, space, budgeted)},
+            )
 
 
 def _pygad_front(ga: Any, space: SearchSpace, budgeted: BudgetedFitness) -> list[Evaluation]:
@@ -434,41 +673,31 @@ class RandomSearch:
     size_penalty: float = _DEFAULT.size_penalty
     population: int = _DEFAULT.population
 
-    def run(self, fitness: Fitness, budget: int, seed: int) -> SearchResult:
-        budgeted = BudgetedFitness(fitness, budget)
+    def run(
+        self,
+        fitness: Fitness,
+        budget: int,
+        seed: int,
+        *,
+        evaluator: Evaluator | None = None,
+        checkpoint: Checkpoint | None = None,
+        progress: bool | ProgressCallback | None = None,
+        initial: Sequence[Candidate] | None = None,
+    ) -> SearchResult:
+        """Run random search (see :class:`SearchEngine`); ``initial`` replace the first batch's first draws."""
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
-        history: list[dict[str, float]] = []
-        start = time.perf_counter()
-        batches = 0
         max_batches = 100 * max(math.ceil(budget / self.population), 1)
-        while not budgeted.exhausted and batches < max_batches:
-            pop = self.space.random_population(self.population, rng)
-            values = []
-            for row in pop:  # one candidate per individual
-                try:
-                    values.append(objective(budgeted(self.space.decode(row)), self.size_penalty))
-                except BudgetExhausted:
-                    values.append(-math.inf)
-            batches += 1
-            history.append(
-                _row(
-                    batches - 1,
-                    values,
-                    self.space.subset_matrix(pop),
-                    len({tuple(r) for r in pop.tolist()}),
-                    budgeted,
-                    _best_objective(budgeted, self.size_penalty),
-                    start,
-                )
-            )
-        return SearchResult(
-            list(budgeted.seen.values()),
-            history,
-            self.size_penalty,
-            budgeted.evaluations,
-            budgeted.cache_hits,
-            "random",
-        )
+        with _Session("random", fitness, budget, seed, evaluator, checkpoint, progress, initial) as session:
+            budgeted = session.budgeted
+            while not budgeted.exhausted and len(session.history) < max_batches:
+                pop = self.space.random_population(self.population, rng)
+                if not session.history:
+                    _warm_start(pop, self.space, initial or [])
+                results = budgeted.batch([self.space.decode(row) for row in pop])  # one candidate per individual
+                values = [-math.inf if e is None else objective(e, self.size_penalty) for e in results]
+                distinct = len({tuple(r) for r in pop.tolist()})
+                session.row(values, self.space.subset_matrix(pop), distinct, self.size_penalty)
+            return session.result(self.size_penalty)
 
 
 def _log_grid(lo: float, hi: float, n: int) -> list[float]:
@@ -527,44 +756,33 @@ class GridSearch:
                 out.append(Candidate(subset, self.family, tuple(sorted(params.items()))))
         return out
 
-    def run(self, fitness: Fitness, budget: int, seed: int) -> SearchResult:
-        budgeted = BudgetedFitness(fitness, budget)
-        history: list[dict[str, float]] = []
-        start = time.perf_counter()
+    def run(
+        self,
+        fitness: Fitness,
+        budget: int,
+        seed: int,
+        *,
+        evaluator: Evaluator | None = None,
+        checkpoint: Checkpoint | None = None,
+        progress: bool | ProgressCallback | None = None,
+        initial: Sequence[Candidate] | None = None,
+    ) -> SearchResult:
+        """Run the grid (see :class:`SearchEngine`); ``initial`` candidates are evaluated before it."""
         grid = self.grid(budget)
-        for b in range(0, len(grid), self.population):
-            batch = grid[b : b + self.population]
-            values = []
-            for cand in batch:
-                try:
-                    values.append(objective(budgeted(cand), self.size_penalty))
-                except BudgetExhausted:
-                    values.append(-math.inf)
-            member = np.zeros((len(batch), self.space.pool_size), dtype=bool)
-            for i, cand in enumerate(batch):
-                member[i, list(cand.subset)] = True
-            history.append(
-                _row(
-                    b // self.population,
-                    values,
-                    member,
-                    len(set(batch)),
-                    budgeted,
-                    _best_objective(budgeted, self.size_penalty),
-                    start,
-                )
-            )
-            if budgeted.exhausted:
-                break
-        return SearchResult(
-            list(budgeted.seen.values()),
-            history,
-            self.size_penalty,
-            budgeted.evaluations,
-            budgeted.cache_hits,
-            "grid",
-            extra={"grid_size": len(grid)},
-        )
+        order = list(initial or []) + grid
+        with _Session("grid", fitness, budget, seed, evaluator, checkpoint, progress, initial) as session:
+            budgeted = session.budgeted
+            for b in range(0, len(order), self.population):
+                batch = order[b : b + self.population]
+                results = budgeted.batch(batch)
+                values = [-math.inf if e is None else objective(e, self.size_penalty) for e in results]
+                member = np.zeros((len(batch), self.space.pool_size), dtype=bool)
+                for i, cand in enumerate(batch):
+                    member[i, list(cand.subset)] = True
+                session.row(values, member, len(set(batch)), self.size_penalty)
+                if budgeted.exhausted:
+                    break
+            return session.result(self.size_penalty, extra={"grid_size": len(grid)})
 
 
 def make_engine(space: SearchSpace, config: SearchConfig, order: Sequence[int] | None = None) -> SearchEngine:

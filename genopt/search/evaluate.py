@@ -1,0 +1,211 @@
+"""Where candidates are evaluated: in-process, in local worker processes, or on dask.distributed.
+
+An :class:`Evaluator` maps a list of candidates to their
+:class:`~genopt.search.types.Evaluation` s, in the same order. The engines
+hand it each generation's new candidates in one :meth:`Evaluator.map` call
+(through :meth:`genopt.search.engine.BudgetedFitness.batch`); which
+candidates are evaluated, and in what order the results are recorded, is
+decided in the main process, so a search gives the same result for any
+evaluator and any number of workers.
+
+The fitness object (e.g. :class:`~genopt.search.fitness.CVFitness`, which
+holds the pool genotype matrix) is sent to each worker once, when the
+evaluator starts, never with each candidate. Workers run BLAS
+single-threaded (threadpoolctl), so ``jobs`` workers use ``jobs`` cores.
+
+Worker-side fitness caches are invisible to the main process: an
+evaluator is meant to serve one fitness for one search (open it, run the
+search, close it). Within a search every candidate is sent at most once,
+so a worker reports ``cached`` True only for what the fitness had cached
+before the evaluator started, as the in-process evaluator does. Results
+computed in workers are not added to the main process's fitness cache.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
+from genopt.errors import GenoptError
+from genopt.search.types import Candidate, Evaluation
+
+__all__ = ["DaskEvaluator", "Evaluator", "ProcessEvaluator", "SerialEvaluator", "make_evaluator"]
+
+
+class _Fitness(Protocol):
+    def evaluate(self, candidate: Candidate) -> Evaluation: ...
+
+
+class Evaluator(Protocol):
+    """Evaluates batches of candidates; results in input order."""
+
+    def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
+
+    def close(self) -> None: ...
+
+
+class SerialEvaluator:
+    """Evaluate in this process, one candidate after another (``jobs = 1``)."""
+
+    def __init__(self, fitness: _Fitness) -> None:
+        self.fitness = fitness
+
+    def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
+        return [self.fitness.evaluate(c) for c in candidates]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> SerialEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- worker side
+#: The fitness a worker process evaluates with (set once by :func:`_init_worker`).
+_WORKER_FITNESS: Any = None
+#: threadpoolctl limiter kept alive for the worker's lifetime.
+_THREAD_LIMIT: Any = None
+
+
+def _single_threaded_blas() -> None:
+    """Limit BLAS/OpenMP pools of this (worker) process to one thread, once."""
+    global _THREAD_LIMIT
+    if _THREAD_LIMIT is None:
+        from threadpoolctl import threadpool_limits
+
+        _THREAD_LIMIT = threadpool_limits(limits=1)
+
+
+def _init_worker(fitness: _Fitness) -> None:
+    global _WORKER_FITNESS
+    _WORKER_FITNESS = fitness
+    _single_threaded_blas()
+
+
+def _evaluate_in_worker(candidate: Candidate) -> Evaluation:
+    result: Evaluation = _WORKER_FITNESS.evaluate(candidate)
+    return result
+
+
+def _evaluate_with(fitness: _Fitness, candidate: Candidate) -> Evaluation:
+    """Dask task: evaluate with the worker's copy of the scattered fitness."""
+    _single_threaded_blas()
+    return fitness.evaluate(candidate)
+
+
+# --------------------------------------------------------------------------- evaluators
+class ProcessEvaluator:
+    """Evaluate in ``jobs`` local worker processes.
+
+    Workers are started with the ``spawn`` method (no fork of a process that
+    may run threads); each receives ``fitness`` once, through the pool's
+    initializer. Candidates are sent in chunks of about
+    ``len(candidates) / (4 jobs)``.
+    """
+
+    def __init__(self, fitness: _Fitness, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = int(jobs)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(fitness,),
+        )
+
+    def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
+        if not candidates:
+            return []
+        chunk = max(1, len(candidates) // (4 * self.jobs))
+        return list(self._pool.map(_evaluate_in_worker, candidates, chunksize=chunk))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ProcessEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DaskEvaluator:
+    """Evaluate on a dask.distributed cluster.
+
+    ``fitness`` is scattered to every worker once (``broadcast=True``); each
+    candidate is one task (``pure=False``: unique keys) taking the scattered
+    future. ``owned`` objects (the client and a LocalCluster this evaluator
+    started) are closed by :meth:`close`.
+    """
+
+    def __init__(self, client: Any, fitness: _Fitness, owned: Sequence[Any] = ()) -> None:
+        self.client = client
+        self._owned = list(owned)
+        self._fitness = client.scatter(fitness, broadcast=True)
+
+    def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
+        if not candidates:
+            return []
+        futures = self.client.map(_evaluate_with, [self._fitness] * len(candidates), list(candidates), pure=False)
+        results: list[Evaluation] = self.client.gather(futures)
+        return results
+
+    def close(self) -> None:
+        for obj in self._owned:
+            obj.close()
+        self._owned = []
+
+    def __enter__(self) -> DaskEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = None) -> Evaluator:
+    """The evaluator ``SearchConfig.jobs`` and ``SearchConfig.scheduler`` ask for.
+
+    Parameters
+    ----------
+    fitness
+        Object with ``evaluate(candidate) -> Evaluation``; picklable unless
+        ``jobs == 1`` and ``scheduler`` is None.
+    jobs
+        Worker processes (1 and no scheduler: :class:`SerialEvaluator`).
+    scheduler
+        None: local processes (:class:`ProcessEvaluator` for ``jobs > 1``);
+        ``"local"``: a dask ``LocalCluster`` of ``jobs`` single-threaded
+        worker processes (no dashboard), closed with the evaluator; any other
+        string: the address of a running dask scheduler to connect to.
+
+    Raises
+    ------
+    GenoptError
+        ``jobs < 1``, dask.distributed not installed, or the scheduler
+        cannot be reached.
+    """
+    if jobs < 1:
+        raise GenoptError(f"search jobs must be >= 1, got {jobs}")
+    if scheduler is None:
+        return SerialEvaluator(fitness) if jobs == 1 else ProcessEvaluator(fitness, jobs)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - distributed is in the test extra
+        raise GenoptError(f"scheduler {scheduler!r} needs dask.distributed: pip install 'genopt[dask]'") from exc
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        )
+        client = Client(cluster)
+        return DaskEvaluator(client, fitness, owned=[client, cluster])
+    try:
+        client = Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise GenoptError(f"cannot connect to the dask scheduler {scheduler!r}: {exc}") from exc
+    return DaskEvaluator(client, fitness, owned=[client])
