@@ -49,7 +49,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +64,9 @@ from genopt.search.engine import SearchResult, make_engine
 from genopt.search.fitness import CVFitness, fit_predict, make_folds, standardised_design
 from genopt.search.space import SearchSpace
 from genopt.search.types import Candidate, Evaluation
+
+if TYPE_CHECKING:
+    from genopt.structure import PCAModel
 
 __all__ = [
     "INNER_CV_LABEL",
@@ -318,6 +321,10 @@ class SearchOutcome:
     fold_pools, fold_pool_table
         With ``pool_per_fold``: each fold's pool, and the union table
         (``column variant_index id best_fold_rank n_fold_pools``).
+    pca_model
+        The :class:`~genopt.structure.PCAModel` fitted on the search part's
+        genotypes (None with ``n_pcs`` = 0): project other samples with it,
+        e.g. the outer-test rows of :func:`genopt.search.outer.outer_cv`.
     """
 
     pool: CandidatePool
@@ -340,6 +347,7 @@ class SearchOutcome:
     columns: npt.NDArray[np.intp] | None = None
     fold_pools: list[CandidatePool] = field(default_factory=list, repr=False)
     fold_pool_table: pd.DataFrame | None = field(default=None, repr=False)
+    pca_model: PCAModel | None = field(default=None, repr=False)
 
     @property
     def chosen_candidate(self) -> Candidate:
@@ -356,13 +364,13 @@ def _fit_pcs(
     search_idx: npt.NDArray[np.intp],
     validation_idx: npt.NDArray[np.intp],
     variants: npt.ArrayLike | None = None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, Any]]:
-    """PCs fitted on the search part's genotypes, projected onto the validation part."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, Any], PCAModel | None]:
+    """PCs fitted on the search part's genotypes, projected onto the validation part; the fitted model."""
     from genopt.structure import fit_pca, pca_variants
 
     n_search, n_valid = search_idx.size, validation_idx.size
     if pca_config.n_pcs <= 0:
-        return np.zeros((n_search, 0)), np.zeros((n_valid, 0)), {"n_pcs": 0}
+        return np.zeros((n_search, 0)), np.zeros((n_valid, 0)), {"n_pcs": 0}, None
     rows_search = cohort.sample_idx[search_idx]
     mask = pca_variants(cohort.fileset, pca_config, samples=rows_search, variants=variants)
     model = fit_pca(cohort.fileset, pca_config, samples=rows_search, variants=mask)
@@ -376,7 +384,7 @@ def _fit_pcs(
     if not (proj.samples["iid"].astype(str).to_numpy() == fam["iid"].astype(str).to_numpy()).all():
         raise GenoptError("PCA projection returned the validation samples in another order")
     info = {"n_pcs": int(scores.shape[1]), "n_pca_variants": int(mask.sum()), **proj.summary()}
-    return scores, pv, info
+    return scores, pv, info, model
 
 
 def _pool_genotypes(
@@ -487,7 +495,7 @@ def run_search(
     t = lap("split", t)
 
     pca_conf = replace(pca_config, seed=seed)
-    pcs_s, pcs_v, pca_info = _fit_pcs(cohort, pca_conf, search_idx, validation_idx, variants)
+    pcs_s, pcs_v, pca_info, pca_model = _fit_pcs(cohort, pca_conf, search_idx, validation_idx, variants)
     t = lap("pca", t)
 
     pool = build_pool(
@@ -662,6 +670,7 @@ def run_search(
         columns=columns,
         fold_pools=fold_pools,
         fold_pool_table=fold_table,
+        pca_model=pca_model,
     )
     timings["total"] = round(time.perf_counter() - t_start, 4)
     summary["timings_seconds"] = item(dict(timings), "wall time per step in seconds (writing the outputs not included)")
