@@ -21,6 +21,20 @@ from genopt.errors import GenoptError
 log = logging.getLogger("genopt")
 
 EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 2
+#: SearchConfig fields that ``genopt search`` takes as flags (``--max-generations`` etc.).
+SEARCH_FLAGS = (
+    "budget",
+    "engine",
+    "population",
+    "max_generations",
+    "patience",
+    "max_seconds",
+    "jobs",
+    "scheduler",
+    "resamples",
+    "outer_folds",
+    "warm_start",
+)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -139,19 +153,29 @@ def _cmd_assoc(args: argparse.Namespace) -> None:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
-    from genopt.cohort import Cohort
-    from genopt.config import SearchConfig, load_config
-    from genopt.search.study import search_and_export
+    from genopt.config import CohortSpec, RunConfig, SearchConfig, load_config
+    from genopt.pipeline import search_discovery
 
-    config = load_config(SearchConfig, args.config) if args.config else SearchConfig()
-    config = _override(config, args, ["budget", "engine", "population"])
-    cohort = Cohort.from_files(args.bfile, args.pheno, args.pheno_name, args.covar, args.covar_name)
-    study = search_and_export(cohort, Path(args.out), search_config=config, seed=args.seed)
+    config = load_config(RunConfig, args.config) if args.config else RunConfig()
+    if config.discovery.bfile:
+        log.info("genopt search: the cohorts of %s are not used; --bfile names the discovery cohort", args.config)
+    search = _override(config.search or SearchConfig(), args, SEARCH_FLAGS)
+    config = replace(config, search=search, seed=args.seed if args.seed is not None else config.seed)
+    name = Path(args.bfile).name or "discovery"
+    spec = CohortSpec(
+        name=name,
+        bfile=str(Path(args.bfile).resolve()),
+        pheno=str(Path(args.pheno).resolve()) if args.pheno else None,
+        pheno_name=args.pheno_name,
+        covar=str(Path(args.covar).resolve()) if args.covar else None,
+        covar_names=tuple(args.covar_name or ()),
+    )
+    _, study = search_discovery(spec, config, Path(args.out))
     o = study.outcome
     print(
         f"chose {o.chosen.candidate.n_variants} variants ({o.chosen.candidate.family}); "
         f"validation AUC {o.validation_auc:.3f} (SE {o.validation_se:.3f}, DeLong, on the internal validation part); "
-        f"inner CV AUC {o.inner_cv_auc:.3f} (optimistic: pool selected on the same samples); "
+        f"inner CV AUC {o.inner_cv_auc:.3f} ({o.summary['inner_cv_auc']['how'].split(';')[0]}); "
         f"optimism {o.optimism:+.3f}"
     )
     print("wrote " + ", ".join(str(p) for p in study.files) + f" and the search tables in {args.out}")
@@ -303,22 +327,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_cohort(p)
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="output directory")
-    p.add_argument("--config", metavar="FILE.toml", help="SearchConfig settings (TOML)")
-    p.add_argument("--seed", type=int, default=0, help="the one seed for the split, PCs, folds and the search")
-    search_defaults = SearchConfig()
     p.add_argument(
-        "--budget",
-        type=int,
-        default=argparse.SUPPRESS,
-        help=f"fitness evaluations (default {search_defaults.budget})",
+        "--config",
+        metavar="FILE.toml",
+        help="settings: [qc] [pca] [pool] [search] tables and seed, as in a workflow file (its cohorts are not used)",
     )
-    p.add_argument("--engine", choices=["ga", "random", "grid"], default=argparse.SUPPRESS, help="search engine")
-    p.add_argument(
-        "--population",
-        type=int,
-        default=argparse.SUPPRESS,
-        help=f"GA population size (default {search_defaults.population})",
-    )
+    p.add_argument("--seed", type=int, help="the one seed of the split, PCs, folds and search (default: config's, 0)")
+    sd = SearchConfig()
+    flag_help = {
+        "budget": (int, f"fitness evaluations: models actually fitted (default {sd.budget})"),
+        "engine": (str, f"search engine: ga, random or grid (default {sd.engine})"),
+        "population": (int, f"GA population size (default {sd.population})"),
+        "max_generations": (int, "stop after this many GA generations (default: when the budget is spent)"),
+        "patience": (int, "stop after this many generations without a better best (default: off)"),
+        "max_seconds": (float, "stop the search after this many seconds (default: off)"),
+        "jobs": (int, f"worker processes evaluating candidates; the result does not depend on it (default {sd.jobs})"),
+        "scheduler": (str, "evaluate on dask.distributed: a scheduler address, or 'local' (default: no dask)"),
+        "resamples": (int, f"repeat the search on this many subsamples: selection_frequency (default {sd.resamples})"),
+        "outer_folds": (int, f"estimate the whole procedure by a k-fold outer CV (default {sd.outer_folds}: off)"),
+        "warm_start": (str, "seed the GA's first generation with a previous RUN_DIR's pareto.tsv (default: off)"),
+    }
+    for key, (kind, text) in flag_help.items():
+        flag = "--" + key.replace("_", "-")
+        p.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text)
+    p.add_argument("--generations", dest="max_generations", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     p = command("overlap", _cmd_overlap, "shared people and relatives between two cohorts (by ID and KING kinship)")
     p.add_argument("prefix_a", metavar="PREFIX_A")

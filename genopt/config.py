@@ -427,6 +427,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         checks = {
+            "engine": self.engine in ("ga", "random", "grid"),
             "budget": self.budget >= 1,
             "population": self.population >= 2,
             "folds": self.folds >= 2,

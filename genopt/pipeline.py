@@ -1,11 +1,14 @@
 """The only place that knows the whole flow; driven by a :class:`~genopt.config.RunConfig`.
 
-So far the flow runs up to the point where the search will start: load and
-align cohorts, QC each cohort, harmonise held-out cohorts to the discovery
-alleles, check sample overlap, fit ancestry axes on discovery and project the
-held-out cohorts onto them, and summarise the (simulated) outcome. Nothing
-fitted or chosen here sees a held-out cohort: QC thresholds are the config's,
-the PCA is fitted on discovery only, and held-out cohorts are only projected.
+:func:`run_foundation` (``genopt run``): load and align cohorts, QC each
+cohort, harmonise held-out cohorts to the discovery alleles, check sample
+overlap, fit ancestry axes on discovery and project the held-out cohorts onto
+them, scan discovery, summarise the (simulated) outcome and, when the config
+has a ``[search]`` table, run the search on discovery and write the hand-off
+files. :func:`search_discovery` (``genopt search``): QC of one discovery
+cohort, then the search. Nothing fitted or chosen here sees a held-out
+cohort: QC thresholds are the config's, the PCA, pool, search and final model
+are fitted on discovery only, and held-out cohorts are only projected.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from genopt import __version__
 from genopt.assoc.clump import clump, write_clumps
 from genopt.assoc.scan import scan, write_assoc
 from genopt.cohort import Cohort
-from genopt.config import CohortSpec, RunConfig, dump_config, load_config, to_dict
+from genopt.config import CohortSpec, RunConfig, SearchConfig, dump_config, load_config, to_dict
 from genopt.errors import GenoptError
 from genopt.harmonise import harmonise
 from genopt.io.atomic import write_text, write_tsv
@@ -177,6 +180,89 @@ def _truth_recovery(table: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _search_step(
+    cohort: Cohort, variant_pass: np.ndarray, config: RunConfig, run_dir: Path
+) -> tuple[dict[str, Any], Any]:
+    """Search on the QC'd discovery cohort and write the hand-off files into ``run_dir``."""
+    from genopt.search.study import search_and_export
+
+    search = config.search or SearchConfig()
+    study = search_and_export(
+        cohort, run_dir, search, config.pool, config.pca, seed=config.seed, variants=variant_pass
+    )
+    o = study.outcome
+    summary = {
+        "chosen_n_variants": o.chosen.candidate.n_variants,
+        "chosen_family": o.chosen.candidate.family,
+        "chosen_params": dict(o.chosen.candidate.params),
+        "validation_auc": o.validation_auc,
+        "validation_se": o.validation_se,
+        "inner_cv_auc": o.inner_cv_auc,
+        "optimism": o.optimism,
+        "n_evaluations": o.result.n_evaluations,
+        "pool_size": len(o.pool),
+        "files": [str(p.relative_to(run_dir)) for p in study.files],
+        "how": "search_summary.json gives how each number was computed; the validation AUC is on the "
+        f"internal validation part ({search.validation_fraction:g} of discovery), never seen by the pool, "
+        "PCs or search; the inner CV AUC is " + str(o.summary["inner_cv_auc"]["how"]),
+    }
+    return summary, study
+
+
+def search_discovery(
+    spec: CohortSpec, config: RunConfig, run_dir: Path, config_source: Path | None = None
+) -> tuple[dict[str, Any], Any]:
+    """``genopt search``: QC of the discovery cohort, then the search and the hand-off files.
+
+    Writes ``qc/<name>/`` (QC tables of the discovery cohort: variants and
+    samples that fail ``config.qc`` are left out of everything after), the
+    search's files (:func:`genopt.search.study.search_and_export`),
+    ``config.toml`` and ``manifest.json`` into ``run_dir``. Returns the search
+    summary and the :class:`~genopt.search.study.Study`.
+    """
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timer = _Timer()
+    started = datetime.now(UTC)
+    with timer.step("load cohort"):
+        cohort = _load_cohort(spec)
+    with timer.step("QC"):
+        qc = compute_qc(cohort.fileset, config.qc, samples=cohort.sample_idx)
+        qc.write(run_dir / "qc" / spec.name)
+        cohort = cohort.subset(np.isin(cohort.sample_idx, qc.kept_sample_idx), "failed sample QC")
+        if not qc.variant_pass.any():
+            raise GenoptError("no variant passes QC; loosen [qc] (maf, geno, hwe)", spec.bfile + ".bim")
+    with timer.step("search"):
+        summary, study = _search_step(cohort, qc.variant_pass, config, run_dir)
+    summary["qc"] = qc.counts()
+    summary["timings_seconds"] = timer.seconds
+    write_text(run_dir / "config.toml", dump_config(config))
+    _write_manifest(run_dir, config, started, [spec], None, timer.seconds)
+    return summary, study
+
+
+def _write_manifest(
+    run_dir: Path,
+    config: RunConfig,
+    started: datetime,
+    specs: list[CohortSpec],
+    truth_path: str | None,
+    timings: dict[str, float],
+) -> None:
+    manifest = {
+        "genopt_version": __version__,
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "host": platform.node(),
+        "seed": config.seed,
+        "config": to_dict(config),
+        "inputs": {str(p): _sha256(p) for p in _input_files(specs, truth_path)},
+        "versions": _versions(),
+        "timings_seconds": timings,
+    }
+    write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2))
+
+
 def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     """Run the foundation flow described by a TOML config; return the path of ``summary.md``.
 
@@ -284,20 +370,13 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
         manhattan_plot(assoc_table, run_dir / "assoc" / "discovery.manhattan.png", highlight=causal, title="discovery")
         qq_plot(assoc_table, run_dir / "assoc" / "discovery.qq.png", lambda_gc=summary["assoc"]["lambda_gc"])
 
+    if config.search is not None:
+        with timer.step("search on discovery, final model, hand-off files"):
+            summary["search"], _ = _search_step(disc, disc_pass, config, run_dir)
+
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))
-    manifest = {
-        "genopt_version": __version__,
-        "started": started.isoformat(),
-        "finished": datetime.now(UTC).isoformat(),
-        "host": platform.node(),
-        "seed": config.seed,
-        "config": to_dict(config),
-        "inputs": {str(p): _sha256(p) for p in _input_files([discovery, *heldout], truth_path)},
-        "versions": _versions(),
-        "timings_seconds": timer.seconds,
-    }
-    write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2))
+    _write_manifest(run_dir, config, started, [discovery, *heldout], truth_path, timer.seconds)
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     report = run_dir / "summary.md"
     write_text(report, render_summary(summary))
@@ -323,6 +402,16 @@ def render_summary(summary: dict[str, Any]) -> str:
         p = summary["pca"]
         lines += [
             f"Ancestry axes: {p['n_pcs']} PCs from {p['n_variants']} variants of `{p['fitted_on']}` ({p['how']}).",
+            "",
+        ]
+    if "search" in summary:
+        s = summary["search"]
+        lines += [
+            f"Search on discovery: chose {s['chosen_n_variants']} variants ({s['chosen_family']}, "
+            f"{s['chosen_params']}) from a pool of {s['pool_size']} after {s['n_evaluations']} evaluations; "
+            f"validation AUC {s['validation_auc']:.3f} (DeLong SE {s['validation_se']:.3f}), inner CV AUC "
+            f"{s['inner_cv_auc']:.3f}, optimism {s['optimism']:+.3f}. Hand-off files: "
+            f"{', '.join(f'`{f}`' for f in s['files'])} ({s['how']}).",
             "",
         ]
     if "assoc" in summary:

@@ -181,7 +181,10 @@ def build_pool(
         n_pcs = pcs.shape[1]
         cov = pcs if cov is None else np.hstack([cov, pcs])
     scan = scan_fn or _default_scan()
-    restrict = {} if variants is None else {"variants": variants}
+    restrict = {}
+    if variants is not None:
+        chosen = np.asarray(variants)
+        restrict["variants"] = np.flatnonzero(chosen) if chosen.dtype == bool else chosen.astype(np.intp)
     result = scan(cohort, config.assoc, samples=idx, covariates=cov, **restrict)
     table: pd.DataFrame = result.table
     if "variant_index" not in table.columns:
