@@ -1,0 +1,101 @@
+"""`genopt search` as a whole: QC before anything else, config and flags, user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from genopt.config import (
+    AssocConfig,
+    ClumpConfig,
+    CohortSpec,
+    PCAConfig,
+    PoolConfig,
+    QCConfig,
+    RunConfig,
+    SearchConfig,
+)
+from genopt.io.plink import allele_frequencies, open_plink
+from genopt.pipeline import search_discovery
+
+DATA = REPO / "data"
+SPEC = CohortSpec(
+    name="discovery",
+    bfile=str(DATA / "discovery"),
+    pheno=str(DATA / "discovery.pheno.tsv"),
+    covar=str(DATA / "discovery.covar.tsv"),
+)
+SMALL = RunConfig(
+    seed=5,
+    qc=QCConfig(maf=0.3, hwe=None),  # a strict MAF filter, so the QC visibly restricts the pool
+    pca=PCAConfig(n_pcs=2),
+    pool=PoolConfig(max_size=40, assoc=AssocConfig(n_pcs=0, exact_top=10), clump=ClumpConfig(p1=0.05, p2=0.1)),
+    search=SearchConfig(budget=40, population=10, parents_mating=4, families=("ridge",), max_variants=10, folds=3),
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search_pipeline")
+    summary, study = search_discovery(SPEC, SMALL, out)
+    return out, summary, study
+
+
+def test_qc_runs_first_and_failing_variants_never_reach_the_pool(run) -> None:
+    out, summary, study = run
+    qc = pd.read_csv(out / "qc" / "discovery" / "variants_qc.tsv", sep="\t")
+    assert summary["qc"]["variants_pass"] < summary["qc"]["variants"]  # the filter bit
+    fs = open_plink(DATA / "discovery")
+    freq, _ = allele_frequencies(fs, founders_only=True)  # as QC counts (no sample fails --mind here)
+    maf = np.minimum(freq, 1 - freq)
+    pool_idx = study.outcome.pool.variant_idx
+    assert (maf[pool_idx] >= 0.3 - 1e-9).all()
+    assert qc.shape[0] == fs.n_variants
+    chosen = set(study.model.variant_id)
+    assert chosen <= set(fs.variants["id"].to_numpy()[maf >= 0.3 - 1e-9])
+
+
+def test_run_directory_records_config_and_inputs(run) -> None:
+    out, _, _ = run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 5
+    assert manifest["config"]["qc"]["maf"] == 0.3
+    assert str(DATA / "discovery.bed") in manifest["inputs"]
+    assert "search" in manifest["timings_seconds"]
+    assert "[search]" in (out / "config.toml").read_text()
+
+
+def _genopt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "genopt.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--budget", "0"], "budget = 0 is out of range"),
+        (["--engine", "annealing"], "engine = 'annealing' is out of range"),
+        (["--jobs", "0"], "jobs = 0 is out of range"),
+    ],
+)
+def test_bad_search_settings_are_user_errors(tmp_path: Path, flags: list[str], expected: str) -> None:
+    out = tmp_path / "run"
+    proc = _genopt("search", "--bfile", str(DATA / "discovery"), "--out", str(out), *flags)
+    assert proc.returncode == 1, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_bad_config_key_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[search]\nbudgett = 10\n")
+    out = tmp_path / "run"
+    proc = _genopt("search", "--bfile", str(DATA / "discovery"), "--out", str(out), "--config", str(config))
+    assert proc.returncode == 1
+    assert str(config) in proc.stderr and "budgett" in proc.stderr
