@@ -446,6 +446,46 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class ReplicationConfig:
+    """Replication of a frozen discovery model on a held-out cohort (:mod:`genopt.replicate`).
+
+    Attributes
+    ----------
+    alpha
+        Significance level of the verdict's one-sided tests (score effect and
+        sign test) and of the per-variant Bonferroni / Benjamini-Hochberg calls.
+    prevalence
+        Population proportion who cooperate, for the liability-scale R2
+        (None: the held-out cohort's own proportion).
+    permutations
+        Outcome permutations for an empirical p of the score's AUC (0: off).
+    min_variants_used
+        Fewest model variants that must be harmonised in the held-out cohort;
+        fewer is an error naming how many could be used and why the rest were dropped.
+    drop_overlap
+        Drop held-out people who duplicate discovery people (by ID or by
+        genotype) instead of refusing the cohort.
+    """
+
+    alpha: float = 0.05
+    prevalence: float | None = None
+    permutations: int = 0
+    min_variants_used: int = 1
+    drop_overlap: bool = False
+
+    def __post_init__(self) -> None:
+        checks = {
+            "alpha": 0.0 < self.alpha < 1.0,
+            "prevalence": self.prevalence is None or 0.0 < self.prevalence < 1.0,
+            "permutations": self.permutations >= 0,
+            "min_variants_used": self.min_variants_used >= 1,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise GenoptError(f"replication setting {key} = {getattr(self, key)!r} is out of range")
+
+
+@dataclass(frozen=True)
 class CohortSpec:
     """Where one cohort's files are. Relative paths are relative to the config file.
 
@@ -507,6 +547,8 @@ class RunConfig:
     search
         The variant-subset and hyperparameter search; None (no ``[search]``
         table, or ``search = "off"``): the run stops after the association scan.
+    replication
+        How the frozen model is replicated on each held-out cohort.
     """
 
     out: str = "runs/run"
@@ -522,6 +564,7 @@ class RunConfig:
     clump: ClumpConfig = field(default_factory=ClumpConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
     search: SearchConfig | None = None
+    replication: ReplicationConfig = field(default_factory=ReplicationConfig)
 
 
 T = TypeVar("T")
