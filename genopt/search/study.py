@@ -56,7 +56,9 @@ def search_and_export(
     pool. Writes into
     ``out_dir``: ``model.json``, ``score.tsv`` (linear families only),
     ``extract.txt``, ``variants.tsv`` (association columns from the search
-    part's pool scan), ``variants.yaml`` and the search's own files.
+    part's pool scan), ``variants.yaml``, ``pca_model.json`` (the PCA of the
+    search part whose axes are the model's ``PC1..PCk`` covariates; held-out
+    cohorts are projected with it) and the search's own files.
     """
     out = Path(out_dir)
     outcome = run_search(
@@ -82,4 +84,7 @@ def search_and_export(
     if model.is_linear:
         files.append(out / "score.tsv")
         write_score_tsv(model, files[-1])
+    if outcome.pca_model is not None:  # the axes of the model's PC covariates, to project other cohorts
+        files.append(out / "pca_model.json")
+        outcome.pca_model.save(files[-1])
     return Study(outcome=outcome, model=model, files=tuple(files))
