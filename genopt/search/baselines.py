@@ -27,9 +27,10 @@ counts expressed as copies of the **discovery .bim A1** allele) and lists its va
     their L1 penalty is 1,000 times weaker). ``C`` is the grid value with the
     highest mean inner-CV AUC (full model, covariates included) over ``k``
     stratified folds of the training rows, standardisation fitted on each
-    fold's training rows; the final model is refitted on all training rows
-    with :func:`genopt.search.final.fit_final`. Its listed variants are those
-    with a non-zero coefficient.
+    fold's training rows (missing calls are imputed once, with the mean of
+    all training rows: genotypes only, no outcome); the final model is
+    refitted on all training rows with :func:`genopt.search.final.fit_final`.
+    Its listed variants are those with a non-zero coefficient.
 """
 
 from __future__ import annotations
