@@ -17,6 +17,7 @@ import pygad
 import pytest
 
 from genopt.config import SearchConfig
+from genopt.errors import GenoptError
 from genopt.search.engine import (
     BudgetedFitness,
     BudgetExhausted,
@@ -329,8 +330,8 @@ def test_make_engine_from_config() -> None:
     assert isinstance(make_engine(sp, SearchConfig()), GAEngine)
     assert isinstance(make_engine(sp, SearchConfig(engine="random")), RandomSearch)
     assert isinstance(make_engine(sp, SearchConfig(engine="grid")), GridSearch)
-    with pytest.raises(ValueError, match="unknown search engine"):
-        make_engine(sp, SearchConfig(engine="annealing"))
+    with pytest.raises(GenoptError, match="engine = 'annealing'"):  # the config refuses it before make_engine
+        SearchConfig(engine="annealing")
 
 
 # ---------------------------------------------------------------- choosing
@@ -436,3 +437,87 @@ def test_ga_with_cv_fitness_on_simulated_genotypes() -> None:
     assert all(e.cached for e in again.evaluations[:300]) and not any(e.cached for e in again.evaluations[300:])
     assert again.n_evaluations == 300 and again.n_cache_hits >= 300 and fit.evaluations == 600
     assert again.best.mean_auc >= result.best.mean_auc
+
+
+# ---------------------------------------------------------------- warm start, early stopping, progress
+def test_encode_decode_round_trip_on_random_genomes() -> None:
+    sp = space(families=("ridge", "logistic_l2", "logistic_l1", "logistic_enet", "gbm"))
+    for row in sp.random_population(200, np.random.default_rng(4)):
+        cand = sp.decode(row)
+        assert sp.decode(sp.encode(cand)) == cand
+
+
+@pytest.mark.parametrize("multi_objective", [False, True])
+def test_warm_started_ga_holds_the_seeds_in_generation_0(multi_objective: bool) -> None:
+    sp = space(families=("ridge", "logistic_l2"))
+    seeds = [
+        Candidate(PLANTED[:6], "logistic_l2", (("C", 0.1),)),
+        Candidate(PLANTED[2:9], "ridge", (("alpha", 10.0),)),
+        Candidate((1, 2), "logistic_l2", (("C", 1.0),)),
+    ]
+    cold = GAEngine(sp, population=20, multi_objective=multi_objective).run(StandIn(), 200, seed=0)
+    warm = GAEngine(sp, population=20, multi_objective=multi_objective).run(StandIn(), 200, seed=0, initial=seeds)
+    # generation 0 = the first 20 evaluations: the seeds first, then the same random draws as a cold start
+    assert [e.candidate for e in warm.evaluations[:3]] == seeds
+    assert [e.candidate for e in warm.evaluations[3:20]] == [e.candidate for e in cold.evaluations[3:20]]
+    assert warm.history[0]["best_so_far"] >= StandIn().evaluate(seeds[1]).mean_auc - 0.002 * 7 - 1e-12
+    rs = RandomSearch(sp, population=20).run(StandIn(), 50, seed=0, initial=seeds)
+    assert [e.candidate for e in rs.evaluations[:3]] == seeds
+    grid = GridSearch(sp, family="ridge", population=20).run(StandIn(), 50, seed=0, initial=seeds)
+    assert [e.candidate for e in grid.evaluations[:3]] == seeds and grid.n_evaluations == 50
+
+
+class _Slow(StandIn):
+    def evaluate(self, candidate: Candidate) -> Evaluation:
+        import time
+
+        time.sleep(0.002)
+        return super().evaluate(candidate)
+
+
+def test_max_seconds_stops_the_run_before_the_budget() -> None:
+    result = GAEngine(space(), population=20, max_seconds=0.5).run(_Slow(), 100_000, seed=0)
+    seconds = [h["seconds"] for h in result.history]
+    assert result.n_evaluations < 100_000
+    # it stopped at the first generation that reached max_seconds, not before and not later
+    assert seconds[-1] >= 0.5 and all(s < 0.5 for s in seconds[:-1])
+    assert result.extra["generations"] == len(result.history) - 1
+    assert result.history[-1]["evaluations"] == result.n_evaluations == len(result.evaluations)
+
+
+def test_patience_stops_after_that_many_stale_generations() -> None:
+    for patience in (1, 4):
+        # without a size penalty every candidate scores 0.6: generation 0 sets the best, then all are stale
+        result = GAEngine(space(), population=20, patience=patience, size_penalty=0.0).run(_Flat(), 100_000, seed=0)
+        best = [h["best_so_far"] for h in result.history]
+        assert result.extra["generations"] == patience == len(best) - 1
+        assert result.n_evaluations < 100_000
+    # a fitness that keeps improving is not stopped by the same patience
+    improving = GAEngine(space(), population=20, patience=4, max_generations=12).run(StandIn(), 100_000, seed=0)
+    best = np.array([h["best_so_far"] for h in improving.history])
+    stale = [0]
+    for prev, cur in itertools.pairwise(best):
+        stale.append(0 if cur > prev + 1e-12 else stale[-1] + 1)
+    assert all(s < 4 for s in stale[:-1])  # it ran on while improvements kept coming
+    assert len(best) - 1 == 12 or stale[-1] == 4
+    assert improving.extra["generations"] == len(best) - 1
+
+
+def test_progress_callback_and_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from genopt.search.engine import ProgressBar
+
+    rows: list[tuple[dict[str, float], int]] = []
+    result = GAEngine(space(), population=20).run(
+        StandIn(), 120, seed=0, progress=lambda r, b: rows.append((dict(r), b))
+    )
+    assert [r for r, _ in rows] == result.history and {b for _, b in rows} == {120}
+    GAEngine(space(), population=20).run(StandIn(), 120, seed=0, progress=True)
+    assert capsys.readouterr().err == ""  # stderr is not a terminal here: no bar
+    out = io.StringIO()
+    bar = ProgressBar(force=True, file=out)
+    GAEngine(space(), population=20).run(StandIn(), 120, seed=0, progress=bar)
+    text = out.getvalue()
+    assert "120/120" in text and f"best={result.history[-1]['best_so_far']:.4f}" in text
+    assert f"hits={result.n_cache_hits}" in text and "evals=120" in text

@@ -91,13 +91,15 @@ class Checkpoint:
         mine = {"engine": engine, "seed": seed, "budget": budget, "initial": initial, "fingerprint": self.fingerprint}
         for key, value in mine.items():
             if getattr(state, key) != value:
-                what = "the search inputs (config, pool or outcome)" if key == "fingerprint" else key
-                shown = f": checkpoint {getattr(state, key)!r}, now {value!r}"
-                if key in ("fingerprint", "initial"):
-                    shown = ""
+                if key == "fingerprint":
+                    what = "the search inputs (config, pool or outcome) differ"
+                elif key == "initial":
+                    what = "the warm-start candidates differ"
+                else:
+                    what = f"{key}: checkpoint {getattr(state, key)!r}, now {value!r}"
                 raise GenoptError(
-                    f"cannot resume: {what} differ from the checkpointed run's{shown}; "
-                    "delete the checkpoint or run without resume",
+                    f"cannot resume: the checkpoint belongs to another search ({what}); "
+                    "delete it or run without resume",
                     self.path,
                 )
         return state

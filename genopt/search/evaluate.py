@@ -23,9 +23,7 @@ computed in workers are not added to the main process's fitness cache.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
 
 from genopt.errors import GenoptError
@@ -102,22 +100,20 @@ def _evaluate_with(fitness: _Fitness, candidate: Candidate) -> Evaluation:
 class ProcessEvaluator:
     """Evaluate in ``jobs`` local worker processes.
 
-    Workers are started with the ``spawn`` method (no fork of a process that
-    may run threads); each receives ``fitness`` once, through the pool's
-    initializer. Candidates are sent in chunks of about
-    ``len(candidates) / (4 jobs)``.
+    Workers are loky processes (joblib's executor: fresh interpreters, no
+    fork of a process that may run threads, and no ``if __name__ ==
+    "__main__"`` guard needed in the calling script); each receives
+    ``fitness`` once, through the pool's initializer. Candidates are sent in
+    chunks of about ``len(candidates) / (4 jobs)``.
     """
 
     def __init__(self, fitness: _Fitness, jobs: int) -> None:
+        from joblib.externals.loky import ProcessPoolExecutor
+
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = int(jobs)
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(fitness,),
-        )
+        self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_init_worker, initargs=(fitness,))
 
     def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
         if not candidates:
@@ -126,7 +122,7 @@ class ProcessEvaluator:
         return list(self._pool.map(_evaluate_in_worker, candidates, chunksize=chunk))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True)
 
     def __enter__(self) -> ProcessEvaluator:
         return self
