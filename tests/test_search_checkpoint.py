@@ -201,3 +201,25 @@ def test_a_killed_search_resumes_to_the_uninterrupted_result(tmp_path: Path) -> 
     whole = kill_test_search(str(tmp_path / "other.json"), False, 0.0)
     assert_same_search(whole, resumed)
     assert resumed.n_evaluations == 200
+
+
+def test_fingerprint_changes_with_any_input() -> None:
+    import pandas as pd
+
+    from genopt.config import SearchConfig
+    from genopt.search.checkpoint import fingerprint
+
+    y = np.array([0, 1, 1, 0, 1])
+    ids = ["rs1", "rs2", "rs3"]
+    base = fingerprint(SearchConfig(), ids, y)
+    assert base == fingerprint(SearchConfig(), list(ids), y.copy()) == fingerprint(SearchConfig(), ids, pd.Series(y))
+    flipped = y.copy()
+    flipped[2] = 0
+    others = [
+        fingerprint(SearchConfig(budget=999), ids, y),
+        fingerprint(SearchConfig(), ["rs1", "rs3", "rs2"], y),
+        fingerprint(SearchConfig(), ids, flipped),
+        fingerprint(SearchConfig(), ids, y.astype(np.float64)),
+        fingerprint(SearchConfig(), [*ids, ""], y),
+    ]
+    assert len({base, *others}) == 1 + len(others)

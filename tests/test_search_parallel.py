@@ -172,3 +172,11 @@ def test_random_search_gives_the_same_result_with_two_processes() -> None:
         two = engine.run(fitness, BUDGET, seed=1, evaluator=evaluator)
     assert_same_search(serial, two)
     assert len(serial.history) == math.ceil(BUDGET / 25)
+
+
+def test_an_unreachable_scheduler_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import genopt.search.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(GenoptError, match=r"cannot connect to the dask scheduler 'tcp://127\.0\.0\.1:9'"):
+        make_evaluator(pool_fitness(), 2, "tcp://127.0.0.1:9")

@@ -31,6 +31,7 @@ checkpoint, in order, until the checkpoint is used up, then evaluates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -43,7 +44,15 @@ from genopt.errors import GenoptError
 from genopt.io.atomic import write_text
 from genopt.search.types import Candidate, Evaluation
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "CheckpointState", "read_checkpoint", "same_history", "write_checkpoint"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "CheckpointState",
+    "fingerprint",
+    "read_checkpoint",
+    "same_history",
+    "write_checkpoint",
+]
 
 #: Version of the checkpoint file layout.
 FORMAT_VERSION = 1
@@ -120,6 +129,30 @@ class CheckpointState:
     complete: bool = False
 
 
+def fingerprint(*parts: Any) -> str:
+    """SHA-256 (hex) of the search inputs, for :attr:`Checkpoint.fingerprint`.
+
+    Arrays (numpy, or anything with ``to_numpy``) are hashed by dtype, shape
+    and bytes; anything else by its JSON form (keys sorted; objects JSON does
+    not know, e.g. a frozen config dataclass, by ``repr``). Pass what must
+    not change between a run and its resume (e.g. the search settings that
+    shape the trajectory, the pool variant IDs, the outcome, the folds), not
+    settings that do not change the result (``jobs``, ``scheduler``).
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        if hasattr(part, "to_numpy"):
+            part = part.to_numpy()
+        if isinstance(part, np.ndarray):
+            a = np.ascontiguousarray(part)
+            digest.update(f"array {a.dtype.str} {a.shape}".encode())
+            digest.update(a.tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=repr).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def _candidate_json(c: Candidate) -> dict[str, Any]:
     return {"subset": list(c.subset), "family": c.family, "params": [[k, v] for k, v in c.params]}
 
@@ -154,7 +187,7 @@ def write_checkpoint(path: str | Path, state: CheckpointState) -> None:
         ],
         "history": [{k: _number(v) for k, v in row.items()} for row in state.history],
     }
-    write_text(path, json.dumps(doc, indent=1) + "\n")
+    write_text(path, json.dumps(doc, separators=(",", ":")) + "\n")
 
 
 def read_checkpoint(path: str | Path) -> CheckpointState:

@@ -1,8 +1,8 @@
 """Search engines over a :class:`SearchSpace`: pygad GA, random search, grid search.
 
-All three implement :class:`SearchEngine` (``run(fitness, budget, seed) ->
-SearchResult``) and share :class:`BudgetedFitness`, so they spend the same
-evaluation budget the same way:
+All three implement :class:`SearchEngine` (``run(fitness, budget, seed, *,
+evaluator, checkpoint, progress, initial) -> SearchResult``) and share
+:class:`BudgetedFitness`, so they spend the same evaluation budget the same way:
 
 * an *evaluation* is a call of ``fitness.evaluate`` that fitted models
   (``Evaluation.cached`` False); the budget is a number of evaluations and is
@@ -12,6 +12,21 @@ evaluation budget the same way:
 * a *cache hit* is a candidate already evaluated in this run (served by the
   engine without calling the fitness again) or one the fitness served from
   its own cache (``cached`` True, e.g. from an earlier run); hits are free.
+
+Each generation (GA) or batch of ``population`` candidates (random, grid)
+goes to :meth:`BudgetedFitness.batch` at once: which candidates are repeats
+and which new ones fit in the budget is decided in the main process, in
+order, and the new ones are evaluated by one
+:meth:`~genopt.search.evaluate.Evaluator.map` call, in this process or in
+worker processes / on dask (:mod:`genopt.search.evaluate`). The result is
+the same for every evaluator and worker count, and the same as evaluating
+one candidate after another.
+
+A :class:`~genopt.search.checkpoint.Checkpoint` writes the evaluations and
+history every few generations; a resumed run replays the search from the
+same seed, serving the checkpointed results in order (counted as they were
+counted then), and continues with real evaluations once they run out, so
+it ends exactly as an uninterrupted run (apart from the ``seconds`` column).
 
 Single objective: ``mean CV AUC - size_penalty * n_variants``. The final pick
 among all evaluations is made by :func:`choose_one_se` (smallest subset within

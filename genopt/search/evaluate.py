@@ -31,6 +31,9 @@ from genopt.search.types import Candidate, Evaluation
 
 __all__ = ["DaskEvaluator", "Evaluator", "ProcessEvaluator", "SerialEvaluator", "make_evaluator"]
 
+#: How long :func:`make_evaluator` waits for a dask scheduler address to answer.
+CONNECT_TIMEOUT = "30s"
+
 
 class _Fitness(Protocol):
     def evaluate(self, candidate: Candidate) -> Evaluation: ...
@@ -178,7 +181,8 @@ def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = Non
         None: local processes (:class:`ProcessEvaluator` for ``jobs > 1``);
         ``"local"``: a dask ``LocalCluster`` of ``jobs`` single-threaded
         worker processes (no dashboard), closed with the evaluator; any other
-        string: the address of a running dask scheduler to connect to.
+        string: the address of a running dask scheduler to connect to
+        (waiting :data:`CONNECT_TIMEOUT`).
 
     Raises
     ------
@@ -201,7 +205,7 @@ def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = Non
         client = Client(cluster)
         return DaskEvaluator(client, fitness, owned=[client, cluster])
     try:
-        client = Client(scheduler, timeout="30s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise GenoptError(f"cannot connect to the dask scheduler {scheduler!r}: {exc}") from exc
     return DaskEvaluator(client, fitness, owned=[client])
