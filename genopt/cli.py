@@ -32,6 +32,8 @@ SEARCH_FLAGS = (
     "jobs",
     "scheduler",
     "resamples",
+    "resample_fraction",
+    "resample_budget",
     "outer_folds",
     "warm_start",
 )
@@ -344,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
         "jobs": (int, f"worker processes evaluating candidates; the result does not depend on it (default {sd.jobs})"),
         "scheduler": (str, "evaluate on dask.distributed: a scheduler address, or 'local' (default: no dask)"),
         "resamples": (int, f"repeat the search on this many subsamples: selection_frequency (default {sd.resamples})"),
+        "resample_fraction": (float, f"fraction of discovery drawn per resample (default {sd.resample_fraction})"),
+        "resample_budget": (int, "evaluation budget of each resampled search (default: --budget)"),
         "outer_folds": (int, f"estimate the whole procedure by a k-fold outer CV (default {sd.outer_folds}: off)"),
         "warm_start": (str, "seed the GA's first generation with a previous RUN_DIR's pareto.tsv (default: off)"),
     }

@@ -62,6 +62,32 @@ def test_qc_runs_first_and_failing_variants_never_reach_the_pool(run) -> None:
     assert chosen <= set(fs.variants["id"].to_numpy()[maf >= 0.3 - 1e-9])
 
 
+def test_resamples_outer_cv_and_importance_are_written(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    config = replace(SMALL, search=replace(SMALL.search, resamples=2, resample_budget=20, outer_folds=2))
+    _, study = search_discovery(SPEC, config, tmp_path)
+    variants = pd.read_csv(tmp_path / "variants.tsv", sep="\t")
+    freq = pd.read_csv(tmp_path / "selection_frequency.tsv", sep="\t").set_index("id")["selection_frequency"]
+    resamples = pd.read_csv(tmp_path / "resamples.tsv", sep="\t")
+    assert len(resamples) == 2
+    # selection_frequency in variants.tsv: the resamples' count / 2 (0 for a variant no resample chose)
+    chosen = [set(str(v).split(";")) for v in resamples["chosen_ids"].fillna("")]
+    expected = [sum(rsid in c for c in chosen) / 2 for rsid in variants["rsid"]]
+    np.testing.assert_allclose(variants["selection_frequency"].to_numpy(), expected)
+    for rsid, value in zip(variants["rsid"], variants["selection_frequency"], strict=True):
+        assert freq.get(rsid, 0.0) == value
+    outer = pd.read_csv(tmp_path / "outer_cv.tsv", sep="\t")
+    n_discovery = study.outcome.search_idx.size + study.outcome.validation_idx.size
+    assert len(outer) == 2 and outer["n_test"].sum() == n_discovery
+    summary = json.loads((tmp_path / "search_summary.json").read_text())
+    assert summary["outer_cv"]["optimism"]["value"] == pytest.approx(
+        summary["outer_cv"]["mean_inner_cv_auc"]["value"] - summary["outer_cv"]["mean_outer_auc"]["value"]
+    )
+    importance = pd.read_csv(tmp_path / "hyperparameter_importance.tsv", sep="\t")
+    assert {"parameter", "importance", "how"} <= set(importance.columns)
+
+
 def test_run_directory_records_config_and_inputs(run) -> None:
     out, _, _ = run
     manifest = json.loads((out / "manifest.json").read_text())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from genopt.cohort import Cohort
 from genopt.config import PCAConfig, PoolConfig, SearchConfig
@@ -25,8 +26,12 @@ from genopt.export import (
     write_variants_tsv,
     write_variants_yaml,
 )
+from genopt.io.atomic import write_tsv
 from genopt.search.final import FinalModel, fit_final
-from genopt.search.run import SearchOutcome, run_search
+from genopt.search.importance import hyperparameter_importance
+from genopt.search.outer import outer_cv
+from genopt.search.run import SearchOutcome, run_search, write_outputs
+from genopt.search.stability import selection_frequency
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ def search_and_export(
     pca_config: PCAConfig | None = None,
     seed: int = 0,
     variants: npt.ArrayLike | None = None,
+    progress: bool = False,
 ) -> Study:
     """Search on discovery, refit the chosen model on all of it, write the hand-off files.
 
@@ -53,33 +59,82 @@ def search_and_export(
     the search (fitted on the search part, projected onto the validation
     part), so every discovery person has the same axes. ``variants`` (bool
     mask over the .bim rows, e.g. those passing QC) restricts the PCA and the
-    pool. Writes into
-    ``out_dir``: ``model.json``, ``score.tsv`` (linear families only),
-    ``extract.txt``, ``variants.tsv`` (association columns from the search
-    part's pool scan), ``variants.yaml``, ``pca_model.json`` (the PCA of the
-    search part whose axes are the model's ``PC1..PCk`` covariates; held-out
-    cohorts are projected with it) and the search's own files.
+    pool.
+
+    Writes into ``out_dir`` (each file atomically, all after the computing is done):
+
+    * hand-off files: ``model.json``, ``score.tsv`` (linear families only),
+      ``extract.txt``, ``variants.tsv`` (association columns from the search
+      part's pool scan; ``selection_frequency`` when ``resamples`` > 0, else
+      NA), ``variants.yaml``, ``pca_model.json`` (the PCA of the search part
+      whose axes are the model's ``PC1..PCk`` covariates; held-out cohorts are
+      projected with it);
+    * the search's own files: ``history.tsv``, ``pareto.tsv``, ``pool.tsv``,
+      ``search_summary.json``, ``hyperparameter_importance.tsv``;
+    * with ``search_config.resamples`` > 0: ``selection_frequency.tsv`` (every
+      variant any resample's pool held) and ``resamples.tsv`` (one row per resample);
+    * with ``search_config.outer_folds`` > 0: ``outer_cv.tsv``, and the outer
+      estimate and its optimism in ``search_summary.json``.
     """
     out = Path(out_dir)
-    outcome = run_search(
-        cohort,
-        search_config or SearchConfig(),
-        pool_config or PoolConfig(),
-        pca_config or PCAConfig(),
-        seed=seed,
-        out_dir=out,
-        variants=variants,
-    )
+    search_config = search_config or SearchConfig()
+    pool_config = pool_config or PoolConfig()
+    pca_config = pca_config or PCAConfig()
+    outcome = run_search(cohort, search_config, pool_config, pca_config, seed=seed, variants=variants)
     if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
         raise RuntimeError("run_search returned no PCs or pool columns")
     pcs = np.empty((cohort.n, outcome.pcs_search.shape[1]))
     pcs[outcome.search_idx] = outcome.pcs_search
     pcs[outcome.validation_idx] = outcome.pcs_validation
     model = fit_final(cohort, outcome.columns, outcome.chosen.candidate, covariates=pcs, seed=seed)
+
+    tables: dict[str, pd.DataFrame] = {
+        "hyperparameter_importance.tsv": hyperparameter_importance(outcome.result.evaluations, seed)
+    }
+    outcome.summary["hyperparameter_importance"] = {
+        "value": dict(zip(tables["hyperparameter_importance.tsv"]["parameter"],
+                          tables["hyperparameter_importance.tsv"]["importance"], strict=True)),
+        "how": str(tables["hyperparameter_importance.tsv"]["how"].iloc[0]),
+    }  # fmt: skip
+    frequency = None
+    if search_config.resamples > 0:
+        stability = selection_frequency(
+            cohort,
+            search_config,
+            pool_config,
+            pca_config,
+            seed,
+            n_resamples=search_config.resamples,
+            fraction=search_config.resample_fraction,
+            budget=search_config.resample_budget,
+            progress=progress,
+            variants=variants,
+        )
+        frequency = stability.frequencies(list(model.variant_id))
+        tables["selection_frequency.tsv"] = stability.table
+        tables["resamples.tsv"] = stability.resample_table()
+        outcome.summary["selection_frequency"] = {"value": int(search_config.resamples), "how": stability.how}
+    if search_config.outer_folds > 0:
+        outer = outer_cv(
+            cohort,
+            search_config,
+            pool_config,
+            pca_config,
+            seed,
+            k=search_config.outer_folds,
+            variants=variants,
+            progress=progress,
+        )
+        tables["outer_cv.tsv"] = outer.table()
+        outcome.summary["outer_cv"] = outer.summary()
+
+    write_outputs(outcome, out)
+    for name, table in tables.items():
+        write_tsv(out / name, table)
     files = [out / "model.json", out / "extract.txt", out / "variants.tsv", out / "variants.yaml"]
     write_model_json(model, files[0])
     write_extract(model, files[1])
-    write_variants_tsv(model, files[2], assoc_table=outcome.pool.stats)
+    write_variants_tsv(model, files[2], assoc_table=outcome.pool.stats, selection_frequency=frequency)
     write_variants_yaml(model, files[3])
     if model.is_linear:
         files.append(out / "score.tsv")
