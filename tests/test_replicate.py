@@ -177,6 +177,15 @@ def test_files_hold_the_summary_keys_and_tables(replicated) -> None:  # type: ig
     assert row["q"] == pytest.approx(q, rel=1e-6)
     assert row["i2"] == pytest.approx(max(0.0, (q - 2) / q) if q > 0 else 0.0, abs=1e-9)
     assert (meta["n_studies"] == 3).all()
+    # the score's meta-analysis across the two cohorts, by hand
+    score = json.loads((out / "replication" / "meta.json").read_text())
+    sb = np.array([results[c].summary["score_beta_per_sd"] for c in ("heldout_a", "heldout_b")])
+    ws = np.array([results[c].summary["score_se"] ** -2 for c in ("heldout_a", "heldout_b")])
+    pooled = (ws * sb).sum() / ws.sum()
+    assert score["cohorts"] == ["heldout_a", "heldout_b"]
+    assert score["or_per_sd"] == pytest.approx(math.exp(pooled), rel=1e-10)
+    assert score["standard_error"] == pytest.approx(ws.sum() ** -0.5, rel=1e-10)
+    assert score["q"] == pytest.approx((ws * (sb - pooled) ** 2).sum(), rel=1e-8)
 
 
 def test_summary_numbers_recomputed_independently(run_dir: Path, replicated) -> None:  # type: ignore[no-untyped-def]

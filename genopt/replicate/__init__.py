@@ -4,8 +4,8 @@
   impute with discovery means, project PCs with discovery loadings, score);
 * :mod:`genopt.replicate.stats`: score- and variant-level statistics, meta-analysis, the verdict;
 * :mod:`genopt.replicate.run`: overlap check, orchestration and the files
-  ``replication/<cohort>/summary.json``, ``replication/<cohort>/variants.tsv``
-  and ``replication/meta.tsv``.
+  ``replication/<cohort>/summary.json``, ``replication/<cohort>/variants.tsv``,
+  ``replication/meta.tsv`` and ``replication/meta.json``.
 """
 
 from genopt.replicate.apply import AppliedModel, apply_model
@@ -18,6 +18,7 @@ from genopt.replicate.run import (
     meta_table,
     replicate,
     replicate_many,
+    score_meta,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "meta_table",
     "replicate",
     "replicate_many",
+    "score_meta",
 ]

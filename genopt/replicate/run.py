@@ -10,7 +10,8 @@ the model (:func:`genopt.replicate.apply.apply_model`), compute the evidence
 
     <out_dir>/replication/<cohort>/summary.json
     <out_dir>/replication/<cohort>/variants.tsv
-    <out_dir>/replication/meta.tsv          (replicate_many)
+    <out_dir>/replication/meta.tsv          (replicate_many: per-variant meta-analysis)
+    <out_dir>/replication/meta.json         (replicate_many: the score's meta-analysis)
 
 All files of one call are written together (:func:`genopt.io.atomic.atomic_paths`):
 if anything fails, none of them is written.
@@ -57,6 +58,7 @@ __all__ = [
     "meta_table",
     "replicate",
     "replicate_many",
+    "score_meta",
 ]
 
 #: The smaller outcome class must have at least this many samples per parameter of
@@ -183,10 +185,11 @@ def check_overlap(
         result = find_overlap(discovery, cohort.fileset, overlap_config, harmonise_config)
         disc_iid = set(discovery.samples["iid"].astype(str))
         dup = result.pairs[result.pairs["RELATION"] == "duplicate"]
+        held_set = set(held_iid)
         pairs += [
             (str(a), str(b), f"kinship {k:.3f}")
             for a, b, k in zip(dup["IID_A"], dup["IID_B"], dup["KINSHIP"], strict=True)
-            if str(b) in set(held_iid)
+            if str(b) in held_set
         ]
         info["checked"] = f"by IID and by genotype (KING-robust kinship) against {discovery.prefix}"
         info["relatives"] = {k: v for k, v in result.counts().items() if k in ("first-degree", "second-degree")}
@@ -341,11 +344,8 @@ def analyse(
     # variant level
     m = model.n_variants
     used = applied.used
-    tests = pd.DataFrame({"n": np.zeros(m, dtype=np.int64), "beta": np.nan, "standard_error": np.nan,
-                          "p_value": np.nan, "error": ""})  # fmt: skip
-    if used.any():
-        t = stats.variant_tests(y, applied.genotypes[:, used], cov)
-        tests.loc[used, list(t.columns)] = t.to_numpy()
+    tests = stats.variant_tests(y, applied.genotypes, cov)  # columns of unmatched variants are all NaN: untested
+    tests["error"] = np.where(used, tests["error"], np.char.add("not harmonised: ", applied.status))
     b_rep = tests["beta"].to_numpy(dtype=np.float64)
     s_rep = tests["standard_error"].to_numpy(dtype=np.float64)
     direction, direction_source = _directions(discovery, model)
@@ -529,6 +529,35 @@ def meta_table(results: Mapping[str, ReplicationResult], run: RunFiles) -> pd.Da
     return out
 
 
+def score_meta(results: Mapping[str, ReplicationResult]) -> dict[str, Any]:
+    """IVW fixed-effect meta-analysis of the score's log odds ratio per SD across held-out cohorts.
+
+    JSON-ready (``replication/meta.json``): ``cohorts``, ``beta_per_sd``,
+    ``standard_error``, ``or_per_sd`` with ``or_ci95``, ``p_one_sided``
+    (OR > 1), ``q``, ``q_p_value``, ``i2`` and ``how``. Each cohort's score is
+    standardised within that cohort.
+    """
+    names = list(results)
+    b = np.array([[results[c].summary["score_beta_per_sd"] for c in names]], dtype=np.float64)
+    s = np.array([[results[c].summary["score_se"] for c in names]], dtype=np.float64)
+    row = stats.ivw_meta(b, s).iloc[0]
+    beta, se = float(row["beta"]), float(row["standard_error"])
+    return {
+        "cohorts": names,
+        "beta_per_sd": beta,
+        "standard_error": se,
+        "or_per_sd": math.exp(beta),
+        "or_ci95": [math.exp(beta - stats.Z975 * se), math.exp(beta + stats.Z975 * se)],
+        "p_one_sided": float(stats.one_sided_p([beta], [se], [1.0])[0]),
+        "q": _finite(float(row["q"])),
+        "q_p_value": _finite(float(row["q_p_value"])),
+        "i2": _finite(float(row["i2"])),
+        "how": "inverse-variance fixed-effect meta-analysis of each cohort's log odds ratio per SD of the score "
+        "(score_beta_per_sd, score_se of its summary.json); discovery is not included; Cochran's Q and I2 across "
+        "cohorts",
+    }
+
+
 # ---------------------------------------------------------------------------- entry points
 
 
@@ -591,7 +620,7 @@ def _write(results: Mapping[str, ReplicationResult], out_dir: Path, meta: pd.Dat
     for name in results:
         paths += [base / name / "summary.json", base / name / "variants.tsv"]
     if meta is not None:
-        paths.append(base / "meta.tsv")
+        paths += [base / "meta.tsv", base / "meta.json"]
     for p in paths:
         p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_paths(paths) as tmps:
@@ -600,7 +629,9 @@ def _write(results: Mapping[str, ReplicationResult], out_dir: Path, meta: pd.Dat
             tmps[2 * i].write_text(doc, encoding="utf-8")
             result.variants.to_csv(tmps[2 * i + 1], sep="\t", index=False, na_rep="NA", float_format="%.10g")
         if meta is not None:
-            meta.to_csv(tmps[-1], sep="\t", index=False, na_rep="NA", float_format="%.10g")
+            meta.to_csv(tmps[-2], sep="\t", index=False, na_rep="NA", float_format="%.10g")
+            doc = json.dumps(_json(score_meta(results)), indent=2, allow_nan=False) + "\n"
+            tmps[-1].write_text(doc, encoding="utf-8")
     return paths
 
 
@@ -667,11 +698,11 @@ def replicate_many(
     seed: int = 0,
     meta: bool = True,
 ) -> dict[str, ReplicationResult]:
-    """Replicate on several held-out cohorts; write their files and ``replication/meta.tsv``.
+    """Replicate on several held-out cohorts; write their files, ``replication/meta.tsv`` and ``meta.json``.
 
     Every cohort is analysed before anything is written: one failing cohort
     writes nothing. Parameters as :func:`replicate`; ``cohorts`` maps names
-    to cohorts; ``meta`` writes :func:`meta_table` (also for one cohort).
+    to cohorts; ``meta`` writes :func:`meta_table` and :func:`score_meta` (also for one cohort).
     """
     if not cohorts:
         raise GenoptError("no held-out cohort to replicate on")

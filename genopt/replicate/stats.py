@@ -52,6 +52,7 @@ from genopt.errors import GenoptError
 from genopt.search.run import auc_delong_se
 
 __all__ = [
+    "Z975",
     "AucResult",
     "ScoreEffect",
     "adjust_p",
@@ -71,7 +72,8 @@ __all__ = [
     "winners_curse",
 ]
 
-_Z975 = float(stats.norm.ppf(0.975))
+#: 97.5% quantile of the standard normal (95% Wald intervals).
+Z975 = float(stats.norm.ppf(0.975))
 
 
 # ---------------------------------------------------------------------------- score level
@@ -105,7 +107,7 @@ def auc_test(y: npt.ArrayLike, score: npt.ArrayLike) -> AucResult:
     if not (se > 0):
         p = 0.0 if auc > 0.5 else 1.0
         return AucResult(auc, se, (auc, auc), p)
-    lo, hi = max(0.0, auc - _Z975 * se), min(1.0, auc + _Z975 * se)
+    lo, hi = max(0.0, auc - Z975 * se), min(1.0, auc + Z975 * se)
     return AucResult(auc, se, (lo, hi), float(stats.norm.sf((auc - 0.5) / se)))
 
 
@@ -194,7 +196,7 @@ def score_effect(y: npt.ArrayLike, score: npt.ArrayLike, covariates: npt.ArrayLi
         beta=beta,
         se=se,
         odds_ratio=math.exp(beta),
-        ci95=(math.exp(beta - _Z975 * se), math.exp(beta + _Z975 * se)),
+        ci95=(math.exp(beta - Z975 * se), math.exp(beta + Z975 * se)),
         p=float(2.0 * stats.norm.sf(abs(beta / se))),
         p_one_sided=float(stats.norm.sf(beta / se)),
         ll_full=float(full.llf),
