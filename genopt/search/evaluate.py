@@ -10,8 +10,10 @@ evaluator and any number of workers.
 
 The fitness object (e.g. :class:`~genopt.search.fitness.CVFitness`, which
 holds the pool genotype matrix) is sent to each worker once, when the
-evaluator starts, never with each candidate. Workers run BLAS
-single-threaded (threadpoolctl), so ``jobs`` workers use ``jobs`` cores.
+evaluator starts, never with each candidate. Evaluations run with BLAS
+single-threaded (threadpoolctl), in the workers and in this process alike:
+``jobs`` workers use ``jobs`` cores, and no evaluator splits a BLAS sum
+differently from another.
 
 Worker-side fitness caches are invisible to the main process: an
 evaluator is meant to serve one fitness for one search (open it, run the
@@ -48,13 +50,21 @@ class Evaluator(Protocol):
 
 
 class SerialEvaluator:
-    """Evaluate in this process, one candidate after another (``jobs = 1``)."""
+    """Evaluate in this process, one candidate after another (``jobs = 1``).
+
+    BLAS runs single-threaded here too, as in the workers of the parallel
+    evaluators, so that no floating-point sum is split differently between
+    threads and the fold AUCs agree bit for bit whatever the evaluator.
+    """
 
     def __init__(self, fitness: _Fitness) -> None:
         self.fitness = fitness
 
     def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
-        return [self.fitness.evaluate(c) for c in candidates]
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return [self.fitness.evaluate(c) for c in candidates]
 
     def close(self) -> None:
         """Nothing to release."""
