@@ -250,14 +250,13 @@ class ReplicationResult:
         return str(self.summary["verdict"])
 
 
-def _check_usable(applied: AppliedModel, model: FinalModel, config: ReplicationConfig, where: str) -> None:
+def _check_usable(applied: AppliedModel, model: FinalModel, config: ReplicationConfig) -> None:
     n_cases = int(applied.y.sum())
     n_controls = applied.n - n_cases
     if n_cases == 0 or n_controls == 0:
         raise GenoptError(
             f"the outcome has one class only in this cohort ({n_cases} cooperate, {n_controls} defect); "
-            "replication needs both",
-            where,
+            "replication needs both"
         )
     n_params = applied.covariates.shape[1] + 2
     need = MIN_SAMPLES_PER_PARAMETER * n_params
@@ -266,16 +265,14 @@ def _check_usable(applied: AppliedModel, model: FinalModel, config: ReplicationC
             f"too few samples for the covariates: {n_cases} cooperate and {n_controls} defect, but a score model "
             f"with {n_params} parameters (intercept, {applied.covariates.shape[1]} covariates "
             f"{list(applied.covariate_names)}, score) needs at least {need} in each class "
-            f"({MIN_SAMPLES_PER_PARAMETER} per parameter)",
-            where,
+            f"({MIN_SAMPLES_PER_PARAMETER} per parameter)"
         )
     drops = {r: n for r, n in applied.harmonisation.items() if r in DROP_REASONS and n}
     if applied.n_used < config.min_variants_used:
         why = ", ".join(f"{n} {r}" for r, n in drops.items()) or "none"
         raise GenoptError(
             f"only {applied.n_used} of the model's {model.n_variants} variants could be harmonised in this cohort "
-            f"(min_variants_used = {config.min_variants_used}); dropped: {why}",
-            where,
+            f"(min_variants_used = {config.min_variants_used}); dropped: {why}"
         )
 
 
@@ -325,7 +322,7 @@ def analyse(
         harmonised variants, or a model that cannot be fitted.
     """
     config = ReplicationConfig() if config is None else config
-    _check_usable(applied, model, config, name)
+    _check_usable(applied, model, config)
     y, score, cov = applied.y, applied.score, applied.covariates
     n, n_cases = applied.n, int(y.sum())
     alpha = config.alpha
