@@ -361,7 +361,7 @@ def test_overlap_with_discovery_is_refused_or_dropped(
 # ---------------------------------------------------------------------------- null calibration
 
 
-def test_null_calibration_of_the_verdict(run_dir: Path) -> None:
+def test_null_calibration_of_the_verdict(tmp_path: Path) -> None:
     """Outcomes without genetic signal (sex, age and ancestry effects kept) are called replicated in <= 5%.
 
     R = 80 outcomes are simulated on 500 held-out A people from a liability
@@ -372,9 +372,8 @@ def test_null_calibration_of_the_verdict(run_dir: Path) -> None:
     covariates are called replicated far more often (the ancestry confounding
     the PCs remove), which shows the test can fail.
     """
-    small_run = run_dir.parent / "small_run"
-    make_run.build_run(small_run, n_variants=6)
-    run = load_run(small_run)
+    make_run.build_run(tmp_path, n_variants=6)
+    run = load_run(tmp_path)
     cohort = heldout("heldout_a").subset(np.arange(2000) % 4 == 0, "calibration subsample")
     applied = apply_model(run.model, cohort, run.pca_model)
     rng = np.random.default_rng(20261204)
