@@ -61,9 +61,7 @@ class SerialEvaluator:
         self.fitness = fitness
 
     def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
+        with _one_thread():
             return [self.fitness.evaluate(c) for c in candidates]
 
     def close(self) -> None:
@@ -83,13 +81,28 @@ _WORKER_FITNESS: Any = None
 _THREAD_LIMIT: Any = None
 
 
+def _load_compiled_libraries() -> None:
+    """Import what loads the fitness's thread pools (BLAS via scipy, OpenMP via scikit-learn's boosting).
+
+    threadpoolctl limits only libraries already loaded, so they are loaded first.
+    """
+    import scipy.linalg  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
+
+def _one_thread() -> Any:
+    """threadpoolctl limiter: BLAS and OpenMP pools at one thread (a context manager)."""
+    from threadpoolctl import threadpool_limits
+
+    _load_compiled_libraries()
+    return threadpool_limits(limits=1)
+
+
 def _single_threaded_blas() -> None:
-    """Limit BLAS/OpenMP pools of this (worker) process to one thread, once."""
+    """Limit this (worker) process's BLAS/OpenMP pools to one thread, once for its lifetime."""
     global _THREAD_LIMIT
     if _THREAD_LIMIT is None:
-        from threadpoolctl import threadpool_limits
-
-        _THREAD_LIMIT = threadpool_limits(limits=1)
+        _THREAD_LIMIT = _one_thread()
 
 
 def _init_worker(fitness: _Fitness) -> None:
