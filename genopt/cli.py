@@ -172,7 +172,8 @@ def _cmd_search(args: argparse.Namespace) -> None:
         covar=str(Path(args.covar).resolve()) if args.covar else None,
         covar_names=tuple(args.covar_name or ()),
     )
-    _, study = search_discovery(spec, config, Path(args.out))
+    progress = not args.quiet and sys.stderr.isatty()
+    _, study = search_discovery(spec, config, Path(args.out), resume=args.resume, progress=progress)
     o = study.outcome
     print(
         f"chose {o.chosen.candidate.n_variants} variants ({o.chosen.candidate.family}); "
@@ -354,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     for key, (kind, text) in flag_help.items():
         flag = "--" + key.replace("_", "-")
         p.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text)
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run in --out from its checkpoints (same result as an uninterrupted run)",
+    )
     p.add_argument("--generations", dest="max_generations", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     p = command("overlap", _cmd_overlap, "shared people and relatives between two cohorts (by ID and KING kinship)")

@@ -181,15 +181,21 @@ def _truth_recovery(table: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
 
 
 def _search_step(
-    cohort: Cohort, variant_pass: np.ndarray, config: RunConfig, run_dir: Path
+    cohort: Cohort,
+    variant_pass: np.ndarray,
+    config: RunConfig,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = False,
 ) -> tuple[dict[str, Any], Any]:
     """Search on the QC'd discovery cohort and write the hand-off files into ``run_dir``."""
     from genopt.search.study import search_and_export
 
     search = config.search or SearchConfig()
     study = search_and_export(
-        cohort, run_dir, search, config.pool, config.pca, seed=config.seed, variants=variant_pass
-    )
+        cohort, run_dir, search, config.pool, config.pca, seed=config.seed, variants=variant_pass,
+        progress=progress, resume=resume,
+    )  # fmt: skip
     o = study.outcome
     summary = {
         "chosen_n_variants": o.chosen.candidate.n_variants,
@@ -210,7 +216,7 @@ def _search_step(
 
 
 def search_discovery(
-    spec: CohortSpec, config: RunConfig, run_dir: Path, config_source: Path | None = None
+    spec: CohortSpec, config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = False
 ) -> tuple[dict[str, Any], Any]:
     """``genopt search``: QC of the discovery cohort, then the search and the hand-off files.
 
@@ -218,7 +224,9 @@ def search_discovery(
     samples that fail ``config.qc`` are left out of everything after), the
     search's files (:func:`genopt.search.study.search_and_export`),
     ``config.toml`` and ``manifest.json`` into ``run_dir``. Returns the search
-    summary and the :class:`~genopt.search.study.Study`.
+    summary and the :class:`~genopt.search.study.Study`. ``resume`` continues
+    a killed run from its checkpoints (same result as an uninterrupted run);
+    ``progress`` shows progress bars on stderr.
     """
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -233,7 +241,7 @@ def search_discovery(
         if not qc.variant_pass.any():
             raise GenoptError("no variant passes QC; loosen [qc] (maf, geno, hwe)", spec.bfile + ".bim")
     with timer.step("search"):
-        summary, study = _search_step(cohort, qc.variant_pass, config, run_dir)
+        summary, study = _search_step(cohort, qc.variant_pass, config, run_dir, resume, progress)
     summary["qc"] = qc.counts()
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))

@@ -125,3 +125,79 @@ def test_bad_config_key_names_the_file(tmp_path: Path) -> None:
     proc = _genopt("search", "--bfile", str(DATA / "discovery"), "--out", str(out), "--config", str(config))
     assert proc.returncode == 1
     assert str(config) in proc.stderr and "budgett" in proc.stderr
+
+
+KILL_CONFIG = """seed = 11
+[qc]
+maf = 0.3
+hwe = "off"
+[pca]
+n_pcs = 2
+[pool]
+max_size = 60
+[pool.assoc]
+n_pcs = 0
+exact_top = 10
+[search]
+budget = 400
+population = 20
+parents_mating = 8
+families = ["logistic_l2", "ridge"]
+max_variants = 15
+folds = 3
+"""
+
+
+def _search_cmd(config: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "genopt.cli", "-q", "search", "--bfile", str(DATA / "discovery"),
+            "--pheno", str(DATA / "discovery.pheno.tsv"), "--covar", str(DATA / "discovery.covar.tsv"),
+            "--config", str(config), "--out", str(out), *extra]  # fmt: skip
+
+
+def _generation(checkpoint: Path) -> int:
+    try:
+        return int(json.loads(checkpoint.read_text())["generation"])
+    except (OSError, ValueError, KeyError):  # not written yet (it is replaced atomically, never half-written)
+        return -1
+
+
+def test_search_killed_mid_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    config = tmp_path / "search.toml"
+    config.write_text(KILL_CONFIG)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_search_cmd(config, killed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = killed / "checkpoints" / "search.json"
+    deadline = time.monotonic() + 240
+    while _generation(checkpoint) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search ended before it could be killed; make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = json.loads(checkpoint.read_text())
+    assert not state["complete"] and 0 < len(state["evaluations"]) < 400
+    assert not (killed / "model.json").exists()  # the hand-off files come only at the end
+
+    resumed = subprocess.run(_search_cmd(config, killed, "--resume"), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = tmp_path / "straight"
+    whole = subprocess.run(_search_cmd(config, straight), capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr
+    for name in ("variants.tsv", "score.tsv", "pareto.tsv", "model.json", "extract.txt", "pool.tsv"):
+        assert (killed / name).read_bytes() == (straight / name).read_bytes(), name
+    history = [pd.read_csv(d / "history.tsv", sep="\t").drop(columns="seconds") for d in (killed, straight)]
+    pd.testing.assert_frame_equal(*history)
+    assert json.loads(checkpoint.read_text())["complete"]
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
+    config = tmp_path / "search.toml"
+    config.write_text(KILL_CONFIG.replace("budget = 400", "budget = 40"))
+    out = tmp_path / "run"
+    assert subprocess.run(_search_cmd(config, out), capture_output=True, timeout=600).returncode == 0
+    config.write_text(KILL_CONFIG.replace("budget = 400", "budget = 40").replace("max_variants = 15", "max_variants = 9"))
+    proc = subprocess.run(_search_cmd(config, out, "--resume"), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "checkpoints/search.json" in proc.stderr and "cannot resume" in proc.stderr

@@ -144,7 +144,8 @@ def fingerprint(*parts: Any) -> str:
         if hasattr(part, "to_numpy"):
             part = part.to_numpy()
         if isinstance(part, np.ndarray):
-            a = np.ascontiguousarray(part)
+            # object arrays (e.g. of str) would hash their pointers: hash their text instead
+            a = np.ascontiguousarray(part.astype(str) if part.dtype == object else part)
             digest.update(f"array {a.dtype.str} {a.shape}".encode())
             digest.update(a.tobytes())
         else:

@@ -19,6 +19,7 @@ population (it does not cover a shift to another cohort; replication does).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,8 @@ def outer_fold(
     seed: int,
     fold: int = 0,
     variants: npt.ArrayLike | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
 ) -> OuterFold:
     """Run the honest procedure on ``train_idx`` and score ``test_idx``.
 
@@ -236,6 +239,9 @@ def outer_fold(
         Fold number recorded in the result.
     variants
         bool mask over the .bim rows (e.g. QC-passed) passed to :func:`run_search`.
+    checkpoint, resume
+        Checkpoint file of this fold's search and whether to continue from it
+        (see :func:`~genopt.search.run.run_search`).
 
     Returns
     -------
@@ -264,6 +270,8 @@ def outer_fold(
         pca_config,
         seed,
         variants=variants,
+        checkpoint=checkpoint,
+        resume=resume,
     )
     if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
         raise RuntimeError("run_search returned no PCs or searched columns")
@@ -312,6 +320,8 @@ def outer_cv(
     k: int,
     variants: npt.ArrayLike | None = None,
     progress: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> OuterCVResult:
     """Outer stratified k-fold CV of the whole procedure (split, PCA, pool, search, choice, refit).
 
@@ -331,6 +341,9 @@ def outer_cv(
         bool mask over the .bim rows passed to :func:`run_search`.
     progress
         tqdm progress bar over the folds (stderr).
+    checkpoint_dir, resume
+        Fold ``f``'s search checkpoints to ``checkpoint_dir/outer_<f>.json``
+        and, with ``resume``, continues from it; None: no checkpoints.
 
     Returns
     -------
@@ -348,7 +361,10 @@ def outer_cv(
 
         items = tqdm(items, desc="outer folds", unit="fold")
     folds = [
-        outer_fold(cohort, train, test, search_config, pool_config, pca_config, seeds[f], fold=f, variants=variants)
+        outer_fold(
+            cohort, train, test, search_config, pool_config, pca_config, seeds[f], fold=f, variants=variants,
+            checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"outer_{f}.json", resume=resume,
+        )
         for f, (train, test) in items
     ]
     return OuterCVResult(folds=tuple(folds), k=k, seed=seed)

@@ -57,10 +57,12 @@ import pandas as pd
 
 from genopt.assoc.pool import CandidatePool, build_pool, write_pool
 from genopt.cohort import Cohort
-from genopt.config import PCAConfig, PoolConfig, SearchConfig
+from genopt.config import PCAConfig, PoolConfig, SearchConfig, to_dict
 from genopt.errors import GenoptError
 from genopt.io.atomic import write_text, write_tsv
+from genopt.search.checkpoint import Checkpoint, fingerprint
 from genopt.search.engine import SearchResult, make_engine
+from genopt.search.evaluate import make_evaluator
 from genopt.search.fitness import CVFitness, fit_predict, make_folds, standardised_design
 from genopt.search.space import SearchSpace
 from genopt.search.types import Candidate, Evaluation
@@ -387,6 +389,60 @@ def _fit_pcs(
     return scores, pv, info, model
 
 
+def warm_start_candidates(
+    run_dir: str | Path, pool_ids: npt.ArrayLike, space: SearchSpace
+) -> tuple[list[Candidate], dict[str, Any]]:
+    """Candidates of a previous run's ``pareto.tsv``, re-expressed over this pool.
+
+    Parameters
+    ----------
+    run_dir
+        A previous ``genopt search`` output directory (or its ``pareto.tsv``).
+    pool_ids
+        .bim IDs of this search's columns, shape ``(p,)``.
+    space
+        This search's space: candidates are kept only if they fit it.
+
+    Returns
+    -------
+    ``(candidates, info)``: distinct candidates in front order, each with the
+    variants of its ``variant_ids`` that are in this pool (a candidate with
+    none left is dropped); ``info`` counts what was read, kept and dropped and why.
+    """
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / "pareto.tsv"
+    if not path.is_file():
+        raise GenoptError("warm start: no pareto.tsv found", path)
+    front = pd.read_csv(path, sep="\t", dtype={"variant_ids": str, "params": str, "family": str}, keep_default_na=False)
+    missing = {"family", "params", "variant_ids"} - set(front.columns)
+    if missing:
+        raise GenoptError(f"warm start: pareto.tsv lacks column(s) {', '.join(sorted(missing))}", path)
+    index = {v: i for i, v in enumerate(np.asarray(pool_ids, dtype=str).tolist())}
+    out: list[Candidate] = []
+    info: dict[str, Any] = {"run": str(path), "read": len(front), "kept": 0, "no_variant_in_pool": 0}
+    info["outside_space"] = 0
+    for row in front.itertuples(index=False):
+        ids = [v for v in str(row.variant_ids).split(";") if v]
+        subset = tuple(sorted({index[v] for v in ids if v in index}))
+        if not subset:
+            info["no_variant_in_pool"] += 1
+            continue
+        try:
+            params = tuple(
+                sorted((k, float(v)) for k, v in (kv.split("=", 1) for kv in str(row.params).split(";") if kv))
+            )
+            candidate = Candidate(subset, str(row.family), params)
+            space.encode(candidate)
+        except ValueError:
+            info["outside_space"] += 1
+            continue
+        if candidate not in out:
+            out.append(candidate)
+    info["kept"] = len(out)
+    return out, info
+
+
 def _pool_genotypes(
     cohort: Cohort,
     variant_idx: npt.NDArray[np.intp],
@@ -424,6 +480,9 @@ def run_search(
     split: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
     pool_per_fold: bool | None = None,
     variants: npt.ArrayLike | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | Callable[..., Any] | None = None,
 ) -> SearchOutcome:
     """Search on a stratified search part of discovery, choose on its validation part.
 
@@ -465,6 +524,21 @@ def run_search(
     variants
         bool mask over the .bim rows (e.g. those passing QC): the only
         variants the PCA and the pool may use; None: all.
+    checkpoint
+        Checkpoint file of the search (written every
+        ``search_config.checkpoint_every`` generations); None: none.
+    resume
+        Continue from ``checkpoint`` if it exists: the steps before the search
+        are deterministic and are recomputed, the search replays the
+        checkpoint and goes on; the result equals an uninterrupted run's. A
+        checkpoint of other inputs or settings is refused.
+    progress
+        Progress bar of the search (True, or a callable; see
+        :meth:`genopt.search.engine.GAEngine.run`).
+
+    Evaluation runs on ``search_config.jobs`` local processes or on
+    dask.distributed (``search_config.scheduler``); the result does not
+    depend on either.
 
     Returns
     -------
@@ -550,8 +624,28 @@ def run_search(
         learning_rates=tuple(search_config.learning_rates),
         max_depths=tuple(search_config.max_depths),
     )
+    ids = cohort.variants["id"].astype(str).to_numpy()
+    initial: list[Candidate] = []
+    warm_info: dict[str, Any] = {"run": None}
+    if search_config.warm_start is not None:
+        initial, warm_info = warm_start_candidates(search_config.warm_start, ids[columns], space)
+    check = None
+    if checkpoint is not None:
+        # what shapes the trajectory; not jobs/scheduler/checkpointing/time limits, which leave the result alone
+        settings = replace(search_config, jobs=1, scheduler=None, checkpoint_every=1, max_seconds=None)
+        fold_of = np.concatenate([np.full(v.size, f) for f, (_, v) in enumerate(fold_list)])
+        fold_rows = np.concatenate([v for _, v in fold_list])
+        key = fingerprint(to_dict(settings), ids[columns].astype(str), y_search, fold_rows, fold_of, seed)
+        check = Checkpoint(Path(checkpoint), key, search_config.checkpoint_every, resume)
     engine = make_engine(space, search_config, order=list(range(columns.size)))
-    result = engine.run(fitness, search_config.budget, seed)
+    evaluator = make_evaluator(fitness, search_config.jobs, search_config.scheduler)
+    try:
+        result = engine.run(
+            fitness, search_config.budget, seed, evaluator=evaluator, checkpoint=check, progress=progress,
+            initial=initial or None,
+        )  # fmt: skip
+    finally:
+        evaluator.close()
     t = lap("search", t)
 
     front = result.pareto_front()
@@ -566,7 +660,6 @@ def run_search(
     chosen = front[pick]
     t = lap("choose", t)
 
-    ids = cohort.variants["id"].astype(str).to_numpy()
     pool_ids = ids[columns]
     front_table = pd.DataFrame(
         {
@@ -644,6 +737,11 @@ def run_search(
             float(val[best_i, 0]), "highest validation AUC over the front (not the chosen one unless equal)"
         ),
         "optimism": item(optimism, "inner_cv_auc - validation_auc of the chosen candidate"),
+        "warm_start": item(
+            warm_info,
+            "candidates of a previous run's pareto.tsv placed in the first generation (variants matched by ID "
+            "to this pool; candidates with no variant in it, or a family or parameter outside the space, left out)",
+        ),
         "todo": item(
             "" if pool_per_fold else "run with pool_per_fold=True",
             "" if pool_per_fold else "the inner CV AUC is optimistic because the pool was chosen on all search rows",

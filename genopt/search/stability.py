@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -206,6 +207,8 @@ def selection_frequency(
     budget: int | None = None,
     progress: bool = False,
     variants: npt.ArrayLike | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> StabilityResult:
     """Selection frequency of each variant over ``n_resamples`` repeated honest searches.
 
@@ -236,6 +239,9 @@ def selection_frequency(
         Show a tqdm progress bar over the resamples (stderr).
     variants
         bool mask over the .bim rows (e.g. QC-passed) passed to :func:`run_search`.
+    checkpoint_dir, resume
+        Each resample's search checkpoints to ``checkpoint_dir/resample_<b>.json``
+        and, with ``resume``, continues from it (see :func:`run_search`); None: no checkpoints.
 
     Returns
     -------
@@ -267,6 +273,8 @@ def selection_frequency(
             pca_config,
             seed=search_seed,
             variants=variants,
+            checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"resample_{b}.json",
+            resume=resume,
         )
         if outcome.columns is None:
             raise RuntimeError("run_search returned no searched columns")

@@ -52,6 +52,7 @@ def search_and_export(
     seed: int = 0,
     variants: npt.ArrayLike | None = None,
     progress: bool = False,
+    resume: bool = False,
 ) -> Study:
     """Search on discovery, refit the chosen model on all of it, write the hand-off files.
 
@@ -59,7 +60,14 @@ def search_and_export(
     the search (fitted on the search part, projected onto the validation
     part), so every discovery person has the same axes. ``variants`` (bool
     mask over the .bim rows, e.g. those passing QC) restricts the PCA and the
-    pool.
+    pool. ``progress`` shows progress bars on stderr.
+
+    Every search (the main one, each resample's, each outer fold's)
+    checkpoints into ``out_dir/checkpoints/`` (``search.json``,
+    ``resample_<b>.json``, ``outer_<f>.json``) every
+    ``search_config.checkpoint_every`` generations; with ``resume`` a killed
+    run continues from them and ends with the files an uninterrupted run
+    writes (the steps before each search are deterministic and recomputed).
 
     Writes into ``out_dir`` (each file atomically, all after the computing is done):
 
@@ -80,7 +88,11 @@ def search_and_export(
     search_config = search_config or SearchConfig()
     pool_config = pool_config or PoolConfig()
     pca_config = pca_config or PCAConfig()
-    outcome = run_search(cohort, search_config, pool_config, pca_config, seed=seed, variants=variants)
+    checkpoints = out / "checkpoints" if search_config.checkpoint_every > 0 or resume else None
+    outcome = run_search(
+        cohort, search_config, pool_config, pca_config, seed=seed, variants=variants,
+        checkpoint=None if checkpoints is None else checkpoints / "search.json", resume=resume, progress=progress,
+    )  # fmt: skip
     if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
         raise RuntimeError("run_search returned no PCs or pool columns")
     pcs = np.empty((cohort.n, outcome.pcs_search.shape[1]))
@@ -109,6 +121,8 @@ def search_and_export(
             budget=search_config.resample_budget,
             progress=progress,
             variants=variants,
+            checkpoint_dir=checkpoints,
+            resume=resume,
         )
         frequency = stability.frequencies(list(model.variant_id))
         tables["selection_frequency.tsv"] = stability.table
@@ -124,6 +138,8 @@ def search_and_export(
             k=search_config.outer_folds,
             variants=variants,
             progress=progress,
+            checkpoint_dir=checkpoints,
+            resume=resume,
         )
         tables["outer_cv.tsv"] = outer.table()
         outcome.summary["outer_cv"] = outer.summary()
