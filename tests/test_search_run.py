@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from genopt.cohort import Cohort
 from genopt.config import AssocConfig, ClumpConfig, PCAConfig, PoolConfig, SearchConfig
+from genopt.errors import GenoptError
 from genopt.search.fitness import CVFitness, auc, make_folds
 from genopt.search.run import (
     INNER_CV_LABEL,
@@ -264,3 +265,30 @@ def test_pool_rebuilt_per_fold(cohort, tmp_path) -> None:
         f"per-fold pools: union {o.columns.size}, inner CV AUC {o.inner_cv_auc:.4f}, validation AUC "
         f"{o.validation_auc:.4f}, optimism {o.optimism:+.4f}, {o.chosen.candidate.n_variants} variants, {o.timings}"
     )
+
+
+def test_warm_start_candidates_map_a_previous_front_onto_this_pool(tmp_path) -> None:
+    from genopt.search.run import warm_start_candidates
+    from genopt.search.space import SearchSpace
+
+    front = pd.DataFrame(
+        {
+            "n_variants": [2, 3, 1, 2, 2],
+            "family": ["ridge", "logistic_l1", "ridge", "gbm", "ridge"],
+            "params": ["alpha=10", "C=0.1", "alpha=1", "learning_rate=0.1;max_depth=2", "alpha=1e9"],
+            "variant_ids": ["rs2;rs9", "rs1;rs3;rsX", "rsY", "rs1;rs2", "rs1;rs3"],
+        }
+    )
+    front.to_csv(tmp_path / "pareto.tsv", sep="\t", index=False)
+    space = SearchSpace(pool_size=4, families=("ridge", "logistic_l1"), max_variants=5)
+    pool_ids = np.array(["rs9", "rs3", "rs2", "rs1"])
+    cands, info = warm_start_candidates(tmp_path, pool_ids, space)
+    assert cands == [
+        Candidate((0, 2), "ridge", (("alpha", 10.0),)),
+        Candidate((1, 3), "logistic_l1", (("C", 0.1),)),  # rsX is not in this pool: left out of the candidate
+    ]
+    # rsY: no variant in the pool; gbm: not searched; alpha 1e9: outside the space's bounds
+    assert info == {"run": str(tmp_path / "pareto.tsv"), "read": 5, "kept": 2, "no_variant_in_pool": 1,
+                    "outside_space": 2}  # fmt: skip
+    with pytest.raises(GenoptError, match=r"no pareto\.tsv"):
+        warm_start_candidates(tmp_path / "nowhere", pool_ids, space)
