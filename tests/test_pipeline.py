@@ -18,10 +18,30 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "run"
-    report = run_foundation(REPO / "workflows" / "demo.toml", out=out)
+    """The demo workflow as it is, but with a small search budget (the full one is `make demo`)."""
+    tmp = tmp_path_factory.mktemp("demo")
+    text = (REPO / "workflows" / "demo.toml").read_text()
+    assert "budget = 2000" in text
+    config = tmp / "demo.toml"
+    config.write_text(text.replace('"../data/', f'"{REPO}/data/').replace("budget = 2000", "budget = 150"))
+    out = tmp / "run"
+    report = run_foundation(config, out=out)
     assert report == out / "summary.md"
     return out
+
+
+def test_workflow_search_writes_the_handoff_files(demo_run: Path) -> None:
+    summary = json.loads((demo_run / "summary.json").read_text())
+    search = summary["search"]
+    assert search["n_evaluations"] == 150
+    for name in ("model.json", "score.tsv", "variants.tsv", "pareto.tsv", "history.tsv", "pca_model.json"):
+        assert (demo_run / name).stat().st_size > 0, name
+    variants = pd.read_csv(demo_run / "variants.tsv", sep="\t")
+    assert len(variants) == search["chosen_n_variants"] > 0
+    # the search used only discovery's QC-passed variants
+    qc = pd.read_csv(demo_run / "qc" / "discovery" / "variants_qc.tsv", sep="\t")
+    assert set(variants["rsid"]) <= set(qc.loc[qc["PASS"].astype(bool), "ID"])
+    assert "Search on discovery" in (demo_run / "summary.md").read_text()
 
 
 def test_summary_counts_match_the_inputs(demo_run: Path) -> None:
