@@ -184,6 +184,70 @@ def _cmd_search(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in study.files) + f" and the search tables in {args.out}")
 
 
+def _per_cohort(values: list[str] | None, n: int, flag: str) -> list[str | None]:
+    """One value per cohort: none given, one per --bfile, or a single one for every cohort."""
+    if not values:
+        return [None] * n
+    if len(values) == n:
+        return list(values)
+    if len(values) == 1:
+        return [values[0]] * n
+    raise GenoptError(f"{flag} given {len(values)} times for {n} --bfile cohorts; give it once, or once per --bfile")
+
+
+def _cmd_replicate(args: argparse.Namespace) -> None:
+    from genopt.cohort import Cohort
+    from genopt.config import RunConfig, load_config
+    from genopt.replicate import replicate_many
+
+    config = load_config(RunConfig, args.config) if args.config else RunConfig()
+    replication = _override(config.replication, args, ["alpha", "prevalence", "permutations"])
+    if args.drop_overlap:
+        replication = replace(replication, drop_overlap=True)
+    n = len(args.bfile)
+    names = args.name or [Path(b).name for b in args.bfile]
+    if len(names) != n:
+        raise GenoptError(f"--name given {len(names)} times for {n} --bfile cohorts; give one name per --bfile")
+    if len(set(names)) != n:
+        raise GenoptError(f"cohort names must be unique, got {names}")
+    phenos = _per_cohort(args.pheno, n, "--pheno")
+    covars = _per_cohort(args.covar, n, "--covar")
+    cohorts = {
+        name: Cohort.from_files(bfile, pheno, args.pheno_name, covar, args.covar_name)
+        for name, bfile, pheno, covar in zip(names, args.bfile, phenos, covars, strict=True)
+    }
+    results = replicate_many(
+        Path(args.run), cohorts, replication, out_dir=Path(args.run), discovery=args.discovery,
+        harmonise_config=config.harmonise, overlap_config=config.overlap, seed=config.seed,
+    )  # fmt: skip
+    for name, r in results.items():
+        sm = r.summary
+        lo, hi = sm["auc_ci95"]
+        print(
+            f"{name}: {r.verdict} (AUC {sm['auc']:.3f} [{lo:.3f}, {hi:.3f}] DeLong; "
+            f"OR per SD {sm['score_or_per_sd']:.2f}, one-sided p {sm['score_p']:.2g}; "
+            f"{sm['n_variants_used']} of {sm['n_variants_listed']} variants used)"
+        )
+    print(f"wrote {Path(args.run) / 'replication'}")
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from genopt.export import read_model_json, write_extract, write_pgs_scoring, write_score_tsv
+
+    run = Path(args.run)
+    model = read_model_json(run / "model.json")
+    out = Path(args.out) if args.out else run
+    written = []
+    if args.format in ("plink", "all"):
+        write_score_tsv(model, out / "score.tsv")
+        write_extract(model, out / "extract.txt")
+        written += [out / "score.tsv", out / "extract.txt"]
+    if args.format in ("pgs", "all"):
+        write_pgs_scoring(model, out / "score.pgs.txt", pgs_name=args.pgs_name, genome_build=args.genome_build)
+        written.append(out / "score.pgs.txt")
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
 def _cmd_simulate_bundle(args: argparse.Namespace) -> None:
     from genopt.simulate import make_bundle
 
@@ -253,7 +317,7 @@ def _add_cohort(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and documentation)."""
-    from genopt.config import QCConfig
+    from genopt.config import QCConfig, ReplicationConfig
 
     qc_defaults = _defaults(QCConfig)
     parser = _Parser(
@@ -361,6 +425,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue a killed run in --out from its checkpoints (same result as an uninterrupted run)",
     )
     p.add_argument("--generations", dest="max_generations", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    p = command(
+        "replicate",
+        _cmd_replicate,
+        "replicate a run's frozen model on held-out cohorts: score AUC and OR per SD, per-variant tests, sign test, "
+        "meta-analysis and a verdict; writes RUN_DIR/replication/<cohort>/summary.json and variants.tsv",
+    )
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory of genopt search (model.json)")
+    p.add_argument("--bfile", required=True, action="append", metavar="PREFIX", help="held-out fileset (repeatable)")
+    p.add_argument("--name", action="append", metavar="COHORT", help="cohort name, one per --bfile (default: PREFIX)")
+    p.add_argument("--pheno", action="append", metavar="FILE", help="phenotype table, once or once per --bfile")
+    p.add_argument("--pheno-name", metavar="COL", help="phenotype column (default: the first)")
+    p.add_argument("--covar", action="append", metavar="FILE", help="covariate table, once or once per --bfile")
+    p.add_argument(
+        "--covar-name", nargs="+", metavar="COL", help="covariate columns to read (default: all; the model's are used)"
+    )
+    p.add_argument(
+        "--discovery",
+        metavar="PREFIX",
+        help="discovery fileset for the genotype overlap check (default: the run's manifest.json)",
+    )
+    p.add_argument("--config", metavar="FILE.toml", help="settings: [replication], [harmonise], [overlap], seed")
+    rd = ReplicationConfig()
+    p.add_argument("--alpha", type=float, default=argparse.SUPPRESS, help=f"significance level (default {rd.alpha})")
+    p.add_argument(
+        "--prevalence",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="population proportion who cooperate, for liability R2 (default: the cohort's)",
+    )
+    p.add_argument(
+        "--permutations",
+        type=int,
+        default=argparse.SUPPRESS,
+        help=f"outcome permutations for an empirical AUC p (default {rd.permutations})",
+    )
+    p.add_argument(
+        "--drop-overlap",
+        action="store_true",
+        help="drop held-out people who duplicate discovery people instead of refusing the cohort",
+    )
+
+    p = command("export", _cmd_export, "rewrite a run's hand-off files from its model.json")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory (model.json)")
+    p.add_argument(
+        "--format",
+        choices=["plink", "pgs", "all"],
+        default="all",
+        help="plink: score.tsv + extract.txt; pgs: score.pgs.txt (PGS Catalog scoring file 2.0)",
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR)")
+    p.add_argument("--pgs-name", default="genopt", help="#pgs_name of the scoring file")
+    p.add_argument("--genome-build", metavar="BUILD", help="#genome_build of the scoring file (default NR)")
 
     p = command("overlap", _cmd_overlap, "shared people and relatives between two cohorts (by ID and KING kinship)")
     p.add_argument("prefix_a", metavar="PREFIX_A")

@@ -12,6 +12,8 @@ file                      writer
 ``extract.txt``           :func:`write_extract` (one ID a line)
 ``variants.tsv``          :func:`write_variants_tsv` (GWAS-SSF columns)
 ``variants.yaml``         :func:`write_variants_yaml` (GWAS-SSF metadata)
+``score.pgs.txt``         :func:`write_pgs_scoring` (PGS Catalog scoring
+                          file, format 2.0)
 ========================  =====================================================
 
 PLINK and the score
@@ -62,6 +64,7 @@ __all__ = [
     "read_model_json",
     "write_extract",
     "write_model_json",
+    "write_pgs_scoring",
     "write_score_tsv",
     "write_variants_tsv",
     "write_variants_yaml",
@@ -170,6 +173,75 @@ def write_score_tsv(model: FinalModel, path: str | Path) -> None:
         )
     frame = pd.DataFrame({"ID": list(model.variant_id), "A1": list(model.a1), "WEIGHT": model.weights})
     write_tsv(path, frame, float_format=None)
+
+
+#: Columns of the PGS Catalog scoring file (format 2.0) that genopt fills.
+PGS_COLUMNS = (
+    "rsID",
+    "chr_name",
+    "chr_position",
+    "effect_allele",
+    "other_allele",
+    "effect_weight",
+    "allelefrequency_effect",
+)
+
+
+def write_pgs_scoring(
+    model: FinalModel,
+    path: str | Path,
+    pgs_name: str = "genopt",
+    trait: str = "cooperate vs defect",
+    genome_build: str | None = None,
+) -> None:
+    """Write the model as a PGS Catalog scoring file (format 2.0).
+
+    Header lines ``###PGS CATALOG SCORING FILE``, ``#format_version=2.0``,
+    ``#pgs_name``, ``#trait_reported``, ``#weight_type`` (``beta`` = log odds
+    ratio per allele for the logistic families; ``NR`` for ridge, whose
+    weights are on the least-squares scale of the 0/1 outcome),
+    ``#genome_build`` (``NR`` when unknown) and ``#variants_number``; then the
+    tab-separated columns :data:`PGS_COLUMNS`: effect allele = discovery A1,
+    ``effect_weight`` = the model's weight per A1 copy (as in ``score.tsv``),
+    ``allelefrequency_effect`` = the discovery A1 frequency.
+
+    Raises
+    ------
+    GenoptError
+        The model has no per-allele weights (``gbm``).
+    """
+    if model.weights is None:
+        raise GenoptError(
+            f"model family {model.family!r} has no per-allele weights; a scoring file is written only for "
+            "linear families (ridge, logistic_l2, logistic_l1, logistic_enet)",
+            path,
+        )
+    header = [
+        "###PGS CATALOG SCORING FILE - see https://www.pgscatalog.org/downloads/#dl_ftp_scoring for additional "
+        "information",
+        "#format_version=2.0",
+        "##POLYGENIC SCORE (PGS) INFORMATION",
+        f"#pgs_name={pgs_name}",
+        f"#trait_reported={trait}",
+        f"#weight_type={'NR' if model.family == 'ridge' else 'beta'}",
+        f"#genome_build={genome_build or 'NR'}",
+        f"#variants_number={model.n_variants}",
+        f"##SOURCE INFORMATION: genopt {model.genopt_version}, family {model.family}, "
+        f"n = {model.n_samples} ({model.n_cases} cooperate, {model.n_controls} defect)",
+    ]
+    rows = pd.DataFrame(
+        {
+            "rsID": list(model.variant_id),
+            "chr_name": list(model.chromosome),
+            "chr_position": model.position,
+            "effect_allele": list(model.a1),
+            "other_allele": list(model.a2),
+            "effect_weight": [repr(float(w)) for w in model.weights],
+            "allelefrequency_effect": [repr(float(f)) for f in model.a1_freq],
+        },
+        columns=list(PGS_COLUMNS),
+    )
+    write_text(path, "\n".join(header) + "\n" + rows.to_csv(sep="\t", index=False, lineterminator="\n"))
 
 
 def write_extract(model: FinalModel, path: str | Path) -> None:

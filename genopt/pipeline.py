@@ -215,6 +215,21 @@ def _search_step(
     return summary, study
 
 
+def _replication_step(
+    heldout: dict[str, Cohort], discovery: Cohort, config: RunConfig, run_dir: Path
+) -> dict[str, Any]:
+    """Replicate the run's frozen model on each held-out cohort (``replication/``); the per-cohort verdicts."""
+    from genopt.replicate import replicate_many
+
+    results = replicate_many(
+        run_dir, heldout, config.replication, out_dir=run_dir, discovery=discovery.fileset,
+        harmonise_config=config.harmonise, overlap_config=config.overlap, seed=config.seed,
+    )  # fmt: skip
+    keys = ["verdict", "rule", "auc", "auc_ci95", "score_or_per_sd", "score_p", "n_variants_used", "n_variants_listed"]
+    keys += ["sign_concordance", "sign_test_p", "n_replicated_bonferroni", "n_replicated_fdr"]
+    return {name: {k: r.summary.get(k) for k in keys} for name, r in results.items()}
+
+
 def search_discovery(
     spec: CohortSpec, config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = False
 ) -> tuple[dict[str, Any], Any]:
@@ -381,6 +396,11 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     if config.search is not None:
         with timer.step("search on discovery, final model, hand-off files"):
             summary["search"], _ = _search_step(disc, disc_pass, config, run_dir)
+        if heldout:
+            with timer.step("replication on the held-out cohorts"):
+                summary["replication"] = _replication_step(
+                    {spec.name: cohorts[spec.name] for spec in heldout}, disc, config, run_dir
+                )
 
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))
@@ -389,6 +409,11 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     report = run_dir / "summary.md"
     write_text(report, render_summary(summary))
     return report
+
+
+def _fmt(value: Any, spec: str) -> str:
+    """A number in ``spec`` format, or ``NA`` for None."""
+    return "NA" if value is None else format(value, spec)
 
 
 def _drops_text(counts: dict[str, int]) -> str:
@@ -422,6 +447,19 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"{', '.join(f'`{f}`' for f in s['files'])} ({s['how']}).",
             "",
         ]
+    if "replication" in summary:
+        lines += ["Replication of the frozen model on the held-out cohorts (`replication/<cohort>/summary.json`):", ""]
+        for name, r in summary["replication"].items():
+            lo, hi = r["auc_ci95"]
+            lines.append(
+                f"- **{name}: {r['verdict']}**: AUC {r['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}, DeLong), OR per SD "
+                f"of the score {r['score_or_per_sd']:.2f} (one-sided p {r['score_p']:.2g}, with the covariates and "
+                f"projected PCs); {r['n_variants_used']} of {r['n_variants_listed']} variants used; sign "
+                f"concordance {_fmt(r['sign_concordance'], '.2f')} (sign test p {_fmt(r['sign_test_p'], '.2g')}); "
+                f"{r['n_replicated_bonferroni']} variants replicate after Bonferroni, {r['n_replicated_fdr']} at "
+                f"FDR 5%. Rule: {r['rule']}."
+            )
+        lines.append("")
     if "assoc" in summary:
         a = summary["assoc"]
         lines += [

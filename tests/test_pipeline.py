@@ -44,6 +44,18 @@ def test_workflow_search_writes_the_handoff_files(demo_run: Path) -> None:
     assert "Search on discovery" in (demo_run / "summary.md").read_text()
 
 
+def test_workflow_replicates_on_every_heldout_cohort(demo_run: Path) -> None:
+    summary = json.loads((demo_run / "summary.json").read_text())
+    assert list(summary["replication"]) == ["heldout_a", "heldout_b"]
+    text = (demo_run / "summary.md").read_text()
+    for name, r in summary["replication"].items():
+        written = json.loads((demo_run / "replication" / name / "summary.json").read_text())
+        assert written["verdict"] == r["verdict"] in ("replicated", "not replicated")
+        assert written["n_samples"] == summary["cohorts"][name]["outcome"]["n_samples"]
+        assert f"**{name}: {r['verdict']}**" in text
+    assert (demo_run / "replication" / "meta.tsv").stat().st_size > 0
+
+
 def test_summary_counts_match_the_inputs(demo_run: Path) -> None:
     summary = json.loads((demo_run / "summary.json").read_text())
     assert list(summary["cohorts"]) == ["discovery", "heldout_a", "heldout_b"]

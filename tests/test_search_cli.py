@@ -57,3 +57,44 @@ def test_search_writes_handoff_files_that_plink_scores(tmp_path: Path) -> None:
     if ours.harmonisation.get("palindromic, MAF too high to tell strand", 0) == 0 and ours.n_missing_calls == 0:
         assert np.allclose(ours.score, manual, rtol=1e-9, atol=1e-12)
     assert np.corrcoef(ours.score, manual)[0, 1] > 0.95
+
+
+def test_replicate_and_export_commands(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "genopt.cli", "-q", "search", "--bfile", str(DATA / "discovery"),
+           "--pheno", str(DATA / "discovery.pheno.tsv"), "--covar", str(DATA / "discovery.covar.tsv"),
+           "--out", str(out), "--budget", "60", "--population", "12", "--seed", "4"]  # fmt: skip
+    cfg = tmp_path / "linear.toml"
+    cfg.write_text('[search]\nfamilies = ["ridge", "logistic_l1"]\n[pca]\nn_pcs = 3\n')
+    assert subprocess.run([*cmd, "--config", str(cfg)], capture_output=True, timeout=600).returncode == 0
+
+    base = [sys.executable, "-m", "genopt.cli", "replicate", "--run", str(out)]
+    cohorts = []
+    for name in ("heldout_a", "heldout_b"):
+        cohorts += ["--bfile", str(DATA / name), "--name", name.upper(), "--pheno", str(DATA / f"{name}.pheno.tsv"),
+                    "--covar", str(DATA / f"{name}.covar.tsv")]  # fmt: skip
+    proc = subprocess.run([*base, *cohorts], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("HELDOUT_A", "HELDOUT_B"):
+        summary = json.loads((out / "replication" / name / "summary.json").read_text())
+        assert summary["cohort"] == name and f"{name}: {summary['verdict']}" in proc.stdout
+    assert (out / "replication" / "meta.tsv").exists()
+
+    # one name for two cohorts is a user error, and nothing is written for it
+    bad = subprocess.run([*base, "--bfile", str(DATA / "heldout_a"), "--bfile", str(DATA / "heldout_b"),
+                          "--name", "X"], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert bad.returncode == 1 and "--name given 1 times for 2" in bad.stderr
+    assert not (out / "replication" / "X").exists()
+
+    export = subprocess.run([sys.executable, "-m", "genopt.cli", "export", "--run", str(out), "--format", "pgs",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    text = (tmp_path / "score.pgs.txt").read_text().splitlines()
+    assert text[0].startswith("###PGS CATALOG SCORING FILE") and "#format_version=2.0" in text
+    model = read_model_json(out / "model.json")
+    assert f"#variants_number={model.n_variants}" in text
+    table = pd.read_csv(tmp_path / "score.pgs.txt", sep="\t", comment="#")
+    score = pd.read_csv(out / "score.tsv", sep="\t")
+    assert list(table["rsID"]) == list(score["ID"]) and list(table["effect_allele"]) == list(score["A1"])
+    np.testing.assert_array_equal(table["effect_weight"].to_numpy(), score["WEIGHT"].to_numpy())
+    np.testing.assert_allclose(table["allelefrequency_effect"].to_numpy(), model.a1_freq)
