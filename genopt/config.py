@@ -366,8 +366,10 @@ class SearchConfig:
         validation part on which the Pareto-front candidate is chosen.
     pool_per_fold
         Rebuild the candidate pool inside each CV fold's training rows, so
-        that the inner CV AUC is not inflated by pool selection (slower: one
-        association scan per fold).
+        that the inner CV AUC is not inflated by pool selection (one more
+        association scan per fold). On the bundled data it also lists fewer
+        non-causal variants (benchmarks/RESULTS.md); False: one pool from
+        all search rows, and the inner CV AUC is labelled optimistic.
     jobs
         Worker processes that evaluate candidates (1: serial, in-process).
         The result does not depend on it.
@@ -391,6 +393,12 @@ class SearchConfig:
     warm_start
         A previous run directory whose ``pareto.tsv`` candidates seed the
         initial population (matched by variant ID; None: random start).
+    top_k_seeds
+        GA: this many members of the first generation are the pool's best
+        ``k`` variants by association p (``k`` log-spaced from 1 to
+        ``max_variants``; families in turn, middle hyperparameters), so the
+        search starts from the clumping + thresholding path as well as from
+        random subsets (0: a random first generation only).
     """
 
     engine: str = "ga"
@@ -415,7 +423,7 @@ class SearchConfig:
     multi_objective: bool = False
     folds: int = 5
     validation_fraction: float = 0.2
-    pool_per_fold: bool = False
+    pool_per_fold: bool = True
     jobs: int = 1
     scheduler: str | None = None
     checkpoint_every: int = 1
@@ -424,6 +432,7 @@ class SearchConfig:
     resample_budget: int | None = None
     outer_folds: int = 0
     warm_start: str | None = None
+    top_k_seeds: int = 10
 
     def __post_init__(self) -> None:
         checks = {
@@ -438,6 +447,7 @@ class SearchConfig:
             "resample_fraction": 0.0 < self.resample_fraction < 1.0,
             "resample_budget": self.resample_budget is None or self.resample_budget >= 1,
             "outer_folds": self.outer_folds == 0 or self.outer_folds >= 2,
+            "top_k_seeds": self.top_k_seeds >= 0,
             "max_variants": self.max_variants >= 1,
         }
         for key, ok in checks.items():

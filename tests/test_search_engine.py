@@ -521,3 +521,16 @@ def test_progress_callback_and_bar(capsys: pytest.CaptureFixture[str]) -> None:
     text = out.getvalue()
     assert "120/120" in text and f"best={result.history[-1]['best_so_far']:.4f}" in text
     assert f"hits={result.n_cache_hits}" in text and "evals=120" in text
+
+
+def test_top_k_seeds_walk_the_pool_in_p_order() -> None:
+    space = SearchSpace(pool_size=300, families=("ridge", "logistic_l1"), max_variants=40)
+    seeds = space.top_k(8)
+    sizes = [c.n_variants for c in seeds]
+    assert sizes[0] == 1 and sizes[-1] == 40 and sizes == sorted(set(sizes))
+    assert all(c.subset == tuple(range(c.n_variants)) for c in seeds)  # nested prefixes of the pool (best p first)
+    assert [c.family for c in seeds] == ["ridge", "logistic_l1"] * 4
+    assert all(space.decode(space.encode(c)) == c for c in seeds)
+    small = SearchSpace(pool_size=3, families=("ridge",), max_variants=40)
+    assert [c.subset for c in small.top_k(8)] == [(0,), (0, 1), (0, 1, 2)]  # sizes coincide: fewer seeds
+    assert space.top_k(0) == []

@@ -18,7 +18,7 @@ from genopt.io.plink import open_plink, write_plink
 from genopt.search.final import fit_final
 from genopt.search.fitness import make_folds
 from genopt.search.outer import OUTER_COLUMNS, OuterCVResult, outer_cv, outer_fold
-from genopt.search.run import INNER_CV_LABEL
+from genopt.search.run import INNER_CV_LABEL_PER_FOLD
 
 DATA = REPO / "data"
 POOL = PoolConfig(
@@ -88,7 +88,7 @@ def test_outer_auc_matches_sklearn_and_summary_is_labelled(result: OuterCVResult
     summary = result.summary()
     assert all(set(v) == {"value", "how"} for v in summary.values())
     assert summary["optimism"]["how"].startswith("optimism = mean inner CV AUC - mean outer AUC")
-    assert INNER_CV_LABEL in summary["mean_inner_cv_auc"]["how"]
+    assert INNER_CV_LABEL_PER_FOLD in summary["mean_inner_cv_auc"]["how"]  # SearchConfig's default pool per fold
     print(table[["fold", "outer_auc", "outer_se", "inner_cv_auc", "validation_auc", "n_variants"]])
     print(f"mean outer AUC {result.mean_outer_auc:.4f}, optimism {result.optimism:+.4f}")
     assert result.mean_outer_auc > 0.6  # the bundled outcome is predictable from the causal variants

@@ -31,7 +31,8 @@ DATA = REPO / "data"
 POOL = PoolConfig(
     max_size=150, assoc=AssocConfig(n_pcs=0, exact_top=50), clump=ClumpConfig(p1=1e-2, p2=5e-2, r2=0.1, kb=250)
 )
-SEARCH = SearchConfig(
+SEARCH = SearchConfig(  # one pool for the whole search part: the optimistic-label path (per fold: its own test)
+    pool_per_fold=False,
     budget=300,
     population=30,
     parents_mating=12,

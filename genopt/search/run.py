@@ -629,6 +629,8 @@ def run_search(
     warm_info: dict[str, Any] = {"run": None}
     if search_config.warm_start is not None:
         initial, warm_info = warm_start_candidates(search_config.warm_start, ids[columns], space)
+    if search_config.engine == "ga" and search_config.top_k_seeds > 0:
+        initial += [c for c in space.top_k(search_config.top_k_seeds) if c not in initial]
     check = None
     if checkpoint is not None:
         # what shapes the trajectory; not jobs/scheduler/checkpointing/time limits, which leave the result alone
@@ -741,6 +743,11 @@ def run_search(
             warm_info,
             "candidates of a previous run's pareto.tsv placed in the first generation (variants matched by ID "
             "to this pool; candidates with no variant in it, or a family or parameter outside the space, left out)",
+        ),
+        "top_k_seeds": item(
+            int(search_config.top_k_seeds) if search_config.engine == "ga" else 0,
+            "GA first-generation members that hold the pool's best k variants by p (k log-spaced up to "
+            "max_variants), after any warm-start candidates; the rest of the generation is random",
         ),
         "todo": item(
             "" if pool_per_fold else "run with pool_per_fold=True",

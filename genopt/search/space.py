@@ -151,6 +151,34 @@ class SearchSpace:
             params["max_depth"] = float(self.max_depths[depth])
         return Candidate(subset=subset, family=family, params=tuple(sorted(params.items())))
 
+    def top_k(self, n: int) -> list[Candidate]:
+        """``n`` nested candidates: the first ``k`` pool columns, ``k`` log-spaced in [1, max_variants].
+
+        Pool columns are ordered best association p first, so these walk the
+        clumping + thresholding path. Families are taken in turn; the
+        hyperparameter genes sit in the middle of their ranges (as
+        :meth:`encode` fills unused genes). Fewer than ``n`` when the sizes
+        coincide (small pools).
+        """
+        k_max = min(self.max_variants, self.pool_size)
+        sizes = sorted({round(k) for k in np.geomspace(1, k_max, max(n, 1))}) if n > 0 else []
+        out = []
+        for i, k in enumerate(sizes):
+            genome = [*range(k), *([-1] * (self.max_variants - k)), *self._middle_hyper(i % len(self.families))]
+            out.append(self.decode(np.asarray(genome, dtype=np.float64)))
+        return out
+
+    def _middle_hyper(self, family_index: int) -> list[float | int]:
+        """Hyperparameter genes of family ``family_index`` with every other gene in the middle of its range."""
+        return [
+            family_index,
+            round(sum(self.log10_alpha) / 2.0, 1),
+            round(sum(self.log10_C) / 2.0, 1),
+            0.5,
+            len(self.learning_rates) // 2,
+            len(self.max_depths) // 2,
+        ]
+
     def encode(self, candidate: Candidate) -> list[float | int]:
         """A solution that decodes to ``candidate`` (the inverse of :meth:`decode`).
 
@@ -168,14 +196,7 @@ class SearchSpace:
         if candidate.family not in self.families:
             raise ValueError(f"family {candidate.family!r} is not searched (searched: {self.families})")
         slots: list[float | int] = [*subset, *([-1] * (self.max_variants - len(subset)))]
-        hyper: list[float | int] = [
-            self.families.index(candidate.family),
-            round(sum(self.log10_alpha) / 2.0, 1),
-            round(sum(self.log10_C) / 2.0, 1),
-            0.5,
-            len(self.learning_rates) // 2,
-            len(self.max_depths) // 2,
-        ]
+        hyper = self._middle_hyper(self.families.index(candidate.family))
         params = dict(candidate.params)
 
         def log_gene(name: str, bounds: tuple[float, float]) -> float:
