@@ -201,3 +201,13 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
     proc = subprocess.run(_search_cmd(config, out, "--resume"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     assert "checkpoints/search.json" in proc.stderr and "cannot resume" in proc.stderr
+
+
+def test_same_seed_same_files_for_one_or_two_workers(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    config = replace(SMALL, search=replace(SMALL.search, families=("ridge", "logistic_l1"), budget=60))
+    search_discovery(SPEC, config, tmp_path / "one")
+    search_discovery(SPEC, replace(config, search=replace(config.search, jobs=2)), tmp_path / "two")
+    for name in ("variants.tsv", "score.tsv", "pareto.tsv", "model.json", "pool.tsv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
