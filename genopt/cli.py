@@ -417,14 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
         "warm_start": (str, "seed the GA's first generation with a previous RUN_DIR's pareto.tsv (default: off)"),
     }
     for key, (kind, text) in flag_help.items():
-        flag = "--" + key.replace("_", "-")
-        p.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text)
+        flag = "--generations" if key == "max_generations" else "--" + key.replace("_", "-")
+        metavar = {"engine": "NAME", "scheduler": "ADDRESS", "warm_start": "RUN_DIR"}.get(key)
+        metavar = metavar or ("N" if kind is int else "X")
+        p.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, metavar=metavar, help=text)
     p.add_argument(
         "--resume",
         action="store_true",
         help="continue a killed run in --out from its checkpoints (same result as an uninterrupted run)",
     )
-    p.add_argument("--generations", dest="max_generations", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     p = command(
         "replicate",
