@@ -23,22 +23,27 @@ anything that is fitted or chosen before the final pick among the Pareto front:
    validation AUC is within one DeLong standard error (of the best validation
    AUC) of the best validation AUC.
 
-Honesty caveat
---------------
-The pool is selected on the whole search part, so the inner CV AUC is
-optimistic (the pool saw the outcomes of every CV fold's validation rows); it is
-labelled ``inner_cv_auc (optimistic: pool selected on the same samples)``.
-The validation AUC of the chosen candidate is honest for the pool, the PCs and
-the search, but it is the maximum-ish of a few front candidates scored on the
-same rows (the one-SE rule limits that selection). Optimism = inner CV AUC -
-validation AUC.
+Honesty
+-------
+By default (``SearchConfig.pool_per_fold``) the pool is rebuilt on each CV
+fold's training rows (:class:`FoldPoolFitness`): the searchable columns are
+the union of the fold pools, and in fold ``f`` a candidate uses only those of
+its variants that are in fold ``f``'s pool, so no fold's validation outcomes
+ever chose the variants scored on it (label :data:`INNER_CV_LABEL_PER_FOLD`).
+The PCs stay those of the whole search part (genotypes only, no outcome).
 
-With ``pool_per_fold=True`` the pool is instead rebuilt on each CV fold's
-training rows (:class:`FoldPoolFitness`): the searchable columns are the union
-of the fold pools, and in fold ``f`` a candidate uses only those of its
-variants that are in fold ``f``'s pool, so no fold's validation outcomes ever
-chose the variants scored on it (label :data:`INNER_CV_LABEL_PER_FOLD`). The
-PCs stay those of the whole search part (genotypes only, no outcome).
+With ``pool_per_fold=False`` one pool is selected on the whole search part, so
+the inner CV AUC is optimistic (the pool saw the outcomes of every CV fold's
+validation rows); it is labelled :data:`INNER_CV_LABEL`.
+
+Either way the validation AUC of the chosen candidate is honest for the pool,
+the PCs and the search, but it is the maximum-ish of a few front candidates
+scored on the same rows (the one-SE rule limits that selection). Optimism =
+inner CV AUC - validation AUC.
+
+The GA's first generation holds, besides random subsets, the pool's best-k-by-p
+subsets (``SearchConfig.top_k_seeds``) and any warm-start candidates
+(:func:`warm_start_candidates`).
 """
 
 from __future__ import annotations
@@ -517,10 +522,11 @@ def run_search(
         :func:`split_discovery` (disjoint; e.g. to repeat a run's split, or to
         change validation outcomes without moving the split).
     pool_per_fold
-        (None: ``search_config.pool_per_fold``) Rebuild the pool inside each CV fold's training rows
+        Rebuild the pool inside each CV fold's training rows
         (:class:`FoldPoolFitness`), so that the inner CV AUC is not inflated by
         pool selection; ``pool`` is still the whole search part's pool (for
         ``pool.tsv``), and ``fold_pools.tsv`` lists the searched union.
+        None: ``search_config.pool_per_fold``.
     variants
         bool mask over the .bim rows (e.g. those passing QC): the only
         variants the PCA and the pool may use; None: all.
