@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from genopt.cohort import Cohort
 from genopt.config import (
     AssocConfig,
     ClumpConfig,
@@ -211,3 +212,23 @@ def test_same_seed_same_files_for_one_or_two_workers(tmp_path: Path) -> None:
     search_discovery(SPEC, replace(config, search=replace(config.search, jobs=2)), tmp_path / "two")
     for name in ("variants.tsv", "score.tsv", "pareto.tsv", "model.json", "pool.tsv"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+def test_variants_tsv_effects_are_discovery_logistic_regressions(run) -> None:
+    import statsmodels.api as sm
+
+    out, _, study = run
+    variants = pd.read_csv(out / "variants.tsv", sep="\t")
+    assert variants[["beta", "standard_error", "p_value"]].notna().all().all()
+    model, cohort = study.model, study.outcome
+    disc = Cohort.from_files(SPEC.bfile, pheno=SPEC.pheno, covar=SPEC.covar)
+    pcs = np.empty((disc.n, cohort.pcs_search.shape[1]))
+    pcs[cohort.search_idx], pcs[cohort.validation_idx] = cohort.pcs_search, cohort.pcs_validation
+    row = variants.iloc[0]
+    j = list(model.variant_id).index(row["rsid"])
+    g = disc.genotypes(variants=[int(model.bim_index[j])]).astype(float)[:, 0]
+    ok = ~np.isnan(g)
+    x = sm.add_constant(np.column_stack([disc.covariates.to_numpy(float), pcs, g])[ok])
+    fit = sm.Logit(disc.y[ok], x).fit(disp=0)
+    assert row["beta"] == pytest.approx(fit.params[-1], rel=1e-4)
+    assert row["standard_error"] == pytest.approx(fit.bse[-1], rel=1e-4)

@@ -10,13 +10,14 @@ DESIGN.md written beside the search's own (``history.tsv``, ``pareto.tsv``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from genopt.assoc.scan import scan
 from genopt.cohort import Cohort
 from genopt.config import PCAConfig, PoolConfig, SearchConfig
 from genopt.export import (
@@ -72,9 +73,10 @@ def search_and_export(
     Writes into ``out_dir`` (each file atomically, all after the computing is done):
 
     * hand-off files: ``model.json``, ``score.tsv`` (linear families only),
-      ``extract.txt``, ``variants.tsv`` (association columns from the search
-      part's pool scan; ``selection_frequency`` when ``resamples`` > 0, else
-      NA), ``variants.yaml``, ``pca_model.json`` (the PCA of the search part
+      ``extract.txt``, ``variants.tsv`` (beta, SE and p of each listed variant
+      from an exact logistic regression on all of discovery with the cohort
+      covariates and the model's PCs; ``selection_frequency`` when
+      ``resamples`` > 0, else NA), ``variants.yaml``, ``pca_model.json`` (the PCA of the search part
       whose axes are the model's ``PC1..PCk`` covariates; held-out cohorts are
       projected with it);
     * the search's own files: ``history.tsv``, ``pareto.tsv``, ``pool.tsv``,
@@ -99,6 +101,16 @@ def search_and_export(
     pcs[outcome.search_idx] = outcome.pcs_search
     pcs[outcome.validation_idx] = outcome.pcs_validation
     model = fit_final(cohort, outcome.columns, outcome.chosen.candidate, covariates=pcs, seed=seed)
+    # Discovery effects of the listed variants (variants.tsv, and replication's meta-analysis): logistic
+    # regression on all of discovery with the cohort covariates and the model's PCs, every variant tested exactly.
+    listed = np.sort(np.asarray(model.bim_index, dtype=np.intp))
+    discovery_effects = scan(
+        cohort,
+        replace(pool_config.assoc, exact_top=max(listed.size, 1)),
+        covariates=pcs,
+        covariate_names=[f"PC{i + 1}" for i in range(pcs.shape[1])],
+        variants=listed,
+    ).table
 
     tables: dict[str, pd.DataFrame] = {
         "hyperparameter_importance.tsv": hyperparameter_importance(outcome.result.evaluations, seed)
@@ -150,7 +162,7 @@ def search_and_export(
     files = [out / "model.json", out / "extract.txt", out / "variants.tsv", out / "variants.yaml"]
     write_model_json(model, files[0])
     write_extract(model, files[1])
-    write_variants_tsv(model, files[2], assoc_table=outcome.pool.stats, selection_frequency=frequency)
+    write_variants_tsv(model, files[2], assoc_table=discovery_effects, selection_frequency=frequency)
     write_variants_yaml(model, files[3])
     if model.is_linear:
         files.append(out / "score.tsv")
