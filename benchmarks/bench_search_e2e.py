@@ -168,7 +168,13 @@ def report(runs: list[dict[str, Any]], prefix: Path, load: tuple[float, float], 
         lines.append(f"| {s} | {med(vals):.1f} | {med(vals) / total:.1%} |")
     fe = med([r["final_export"] for r in runs])
     lines.append(f"| final refit + export | {fe:.1f} | {fe / total:.1%} |")
-    lines += ["", "Fitness time by model family (fitted evaluations only, all 5 folds each; first run):", ""]
+    lines += [
+        "",
+        "Fitness time by model family (fitted evaluations only; first run). With the pool rebuilt per fold "
+        "(`pool_per_fold`, the default) each fold has its own fitness, so a count is of (candidate, fold) fits "
+        "and is about 5x the candidates; otherwise each counts one candidate over all 5 folds:",
+        "",
+    ]
     lines += [
         "| family | evaluations | seconds | seconds per evaluation | share of fitness time |",
         "|---|---|---|---|---|",
