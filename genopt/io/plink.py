@@ -23,6 +23,7 @@ missing, ``10`` = heterozygous, ``11`` = homozygous A2.
 
 from __future__ import annotations
 
+import csv
 import mmap
 import os
 import re
@@ -71,7 +72,8 @@ def read_fields(path: Path, empty: str, malformed: str, width: str) -> pd.DataFr
     """Split a whitespace-separated text file into all-str fields, errors naming the line.
 
     The reader behind the .bim/.fam and the phenotype/covariate tables. Fields
-    are separated by any run of spaces or tabs; blank lines are kept as rows
+    are separated by any run of spaces or tabs and read verbatim (a quote is
+    an ordinary character, as PLINK reads it); blank lines are kept as rows
     of missing fields (so row ``i`` is file line ``i + 1``) for the caller to
     drop; short lines have missing trailing fields.
 
@@ -92,7 +94,8 @@ def read_fields(path: Path, empty: str, malformed: str, width: str) -> pd.DataFr
     Raises
     ------
     GenoptError
-        With one of the three messages, naming ``path``.
+        With one of the three messages, or for bytes that are not UTF-8,
+        naming ``path``.
     """
     try:
         return pd.read_csv(
@@ -102,10 +105,14 @@ def read_fields(path: Path, empty: str, malformed: str, width: str) -> pd.DataFr
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE,
             engine="c",
         )
     except pd.errors.EmptyDataError:
         raise GenoptError(empty, path) from None
+    except UnicodeDecodeError as exc:
+        # exc.start counts from pandas' read buffer, not the file start: not reported.
+        raise GenoptError(f"not a UTF-8 text file (it holds byte {exc.object[exc.start]:#04x})", path) from None
     except pd.errors.ParserError as exc:
         # pandas says "Expected 6 fields in line 12, saw 7".
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
@@ -190,12 +197,16 @@ def _parse_int(
 ) -> npt.NDArray[np.int64]:
     text = frame[column]
     values = pd.to_numeric(text, errors="coerce")
-    if values.dtype.kind in "iu":  # every field an integer: the fast, usual case
+    if values.dtype.kind == "i":  # every field an int64: the fast, usual case
         return values.to_numpy(dtype=np.int64)
     arr = values.to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | ~text.str.fullmatch(r"[+-]?\d+").fillna(False).to_numpy(bool)
-    row = int(np.flatnonzero(bad)[0])
-    raise GenoptError(f"{what} {text.iloc[row]!r} is not an integer", path, int(line_no[row]))
+    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | ~text.str.fullmatch(r"[+-]?[0-9]+").fillna(False).to_numpy(bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise GenoptError(f"{what} {text.iloc[row]!r} is not an integer", path, int(line_no[row]))
+    # Integers all, but some beyond int64 (pandas gave uint64 or float64).
+    row = int(np.flatnonzero(np.abs(arr) >= 2.0**63)[0])
+    raise GenoptError(f"{what} {text.iloc[row]!r} is out of range", path, int(line_no[row]))
 
 
 def read_bim(path: str | Path) -> pd.DataFrame:
