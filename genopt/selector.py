@@ -229,7 +229,7 @@ class GeneticSelector(SelectorMixin, BaseEstimator):
             covariates, the rest A1 allele counts; NaN = missing.
         y
             ``(n_samples,)`` binary outcome: two distinct values, the larger coded 1
-        (0/1 with 1 = cooperate; PLINK's 1 = control / 2 = case works too).
+            (0/1 with 1 = cooperate; PLINK's 1 = control / 2 = case works too).
 
         Returns
         -------
