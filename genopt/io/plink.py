@@ -522,10 +522,14 @@ def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uin
         magic = handle.read(3)
     if magic[:2] != BED_MAGIC[:2]:
         raise GenoptError(f"not a PLINK 1 .bed file: magic bytes {magic.hex(' ') or '(none)'}, expected 6c 1b", path)
-    if len(magic) < 3 or magic[2] != 0x01:
+    if len(magic) < 3:
+        raise GenoptError(f"truncated .bed file: {size} bytes, shorter than the 3-byte header", path)
+    if magic[2] == 0x00:
         raise GenoptError(
             "sample-major .bed files (mode byte 00) are not supported; convert with plink --make-bed", path
         )
+    if magic[2] != 0x01:
+        raise GenoptError(f"not a PLINK 1 .bed file: mode byte {magic[2]:02x}, expected 01 (SNP-major)", path)
     bytes_per_variant = (n_samples + 3) // 4
     expected = 3 + bytes_per_variant * n_variants
     if size != expected:
