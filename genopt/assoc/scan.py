@@ -338,13 +338,13 @@ def scan(
     table["variant_index"] = v_all
     lam = lambda_gc(res["chi2"])
     log.info(
-        "assoc: %d samples, %d variants screened in %.1fs, %d refitted exactly in %.1fs, lambda_GC %.3f",
+        "assoc: %d samples, %d variants screened in %.1fs, %d refitted exactly in %.1fs, lambda_GC %s",
         y.size,
         v_all.size,
         t_screen,
         rows.size,
         t_exact,
-        lam,
+        f"{lam:.3f}" if v_all.size >= 1000 else f"{lam:.3f} (over {v_all.size} variants only: not genome-wide)",
     )
     return AssocResult(
         table=table[list(COLUMNS)],
