@@ -538,12 +538,35 @@ def read_population_labels(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     GenoptError
-        The file is missing or its header lacks an IID or population column.
+        The file is missing, empty or not text, its header lacks an IID or
+        population column or names a column twice, or a line has a different
+        number of fields than the header (naming the line).
     """
     path = Path(path)
     if not path.exists():
         raise GenoptError("population label file not found", path)
-    table = pd.read_csv(path, sep=r"\s+", dtype=str, keep_default_na=False)
+    empty = "population label file is empty (expected a header naming IID and population)"
+    raw = read_fields(
+        path,
+        empty=empty,
+        malformed="malformed population label file ({exc})",
+        width="found {saw} fields, but the header has {expected}",
+    )
+    present = raw.notna() & (raw != "")
+    keep = present.any(axis=1).to_numpy()
+    line_no = np.flatnonzero(keep) + 1
+    raw, present = raw.loc[keep], present.loc[keep]
+    if raw.empty:
+        raise GenoptError(empty, path)
+    n_header = int(present.iloc[0].sum())
+    header = [str(h) for h in raw.iloc[0, :n_header]]
+    bad = np.flatnonzero(present.sum(axis=1).to_numpy() != n_header)
+    if bad.size:
+        found = int(present.iloc[bad[0]].sum())
+        raise GenoptError(f"found {found} fields, but the header has {n_header}", path, int(line_no[bad[0]]))
+    if len(set(header)) < len(header):
+        raise GenoptError(f"the header names a column twice ({' '.join(header)})", path, int(line_no[0]))
+    table = pd.DataFrame(raw.iloc[1:, :n_header].to_numpy(), columns=header)
     cols = {c.lower(): c for c in table.columns}
     for need in ("iid", "population"):
         if need not in cols:
