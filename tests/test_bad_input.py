@@ -41,7 +41,7 @@ from genopt.cohort import Cohort
 from genopt.config import RunConfig, load_config
 from genopt.errors import GenoptError
 from genopt.io.plink import BED_MAGIC, open_plink, write_plink
-from genopt.io.tables import read_covariates, read_phenotype
+from genopt.io.tables import read_covariates, read_phenotype, read_population_labels
 
 N_SAMPLES, N_VARIANTS = 10, 7  # 10 samples: the last .bed byte of each variant has 2 padding slots
 BYTES_PER_VARIANT = (N_SAMPLES + 3) // 4
@@ -703,3 +703,37 @@ def test_cli_bad_toml_exits_1_with_one_line(base: Base, capsys: pytest.CaptureFi
         path = config_with(base, section, line)
         cli_error(capsys, ["run", str(path)], path)
         assert not (path.parent / "out").exists()
+
+
+# --------------------------------------------------------------------------- population labels
+
+
+@CASES
+@given(
+    content=st.binary(max_size=120)
+    | st.sampled_from(
+        [
+            b"",
+            b"\n\n",
+            b"IID population\na b c\n",
+            b"IID population\nonly_one\n",
+            b"IID IID population\n",
+            b'IID Population\n"a b\n\nc\tNA\n',
+        ]
+    )
+)
+def test_bad_population_label_file_is_an_error_or_read_verbatim(base: Base, content: bytes) -> None:
+    """Garbage, empty, ragged or duplicate-header label tables: an error, or fields exactly as in the file."""
+    path = base.case().with_name("labels.txt")
+    path.write_bytes(content)
+    try:
+        labels = read_population_labels(path)
+    except GenoptError as exc:
+        message = str(exc)
+        assert "\n" not in message and "\r" not in message and path.name in message, message
+        return
+    lines = re.split(r"\r\n|\r|\n", content.decode())
+    rows = [re.split(r"[ \t]+", line.strip(" \t")) for line in lines if line.strip(" \t")]
+    header = [name.lower() for name in rows[0]]
+    got = labels[["IID", "population"]].to_numpy().tolist()
+    assert got == [[row[header.index("iid")], row[header.index("population")]] for row in rows[1:]]
