@@ -696,6 +696,9 @@ def test_cli_corrupted_bim_exits_1_with_one_line(base: Base, capsys: pytest.Capt
     out = prefix.with_name("qc_out")
     cli_error(capsys, ["qc", "--bfile", str(prefix), "--out", str(out)], bim)
     assert not out.exists() or not any(out.iterdir())  # nothing half-written
+    config = prefix.with_name("run.toml")  # a whole run on the same fileset
+    cli_error(capsys, ["run", str(config)], bim)
+    assert not (config.parent / "out").exists() or not any((config.parent / "out").iterdir())
 
 
 def test_cli_bad_toml_exits_1_with_one_line(base: Base, capsys: pytest.CaptureFixture[str]) -> None:
