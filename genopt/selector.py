@@ -45,9 +45,9 @@ from genopt.errors import GenoptError
 from genopt.search.engine import SearchResult, make_engine
 from genopt.search.evaluate import make_evaluator
 from genopt.search.fitness import CVFitness, make_folds
-from genopt.search.run import auc_delong_se, fit_and_score, split_discovery
+from genopt.search.run import auc_delong_se, choose_on_validation, fit_and_score, split_discovery
 from genopt.search.space import SearchSpace
-from genopt.search.types import Candidate, Evaluation
+from genopt.search.types import Candidate
 
 __all__ = ["GeneticSelector"]
 
@@ -76,19 +76,6 @@ def _search_means(x: npt.NDArray[np.float64], rows: npt.NDArray[np.intp]) -> npt
     part = x[rows]
     called = (~np.isnan(part)).sum(axis=0)
     return np.nansum(part, axis=0) / np.maximum(called, 1)
-
-
-def _choose_on_validation(front: Sequence[Evaluation], val: npt.NDArray[np.float64]) -> int:
-    """Index of the smallest front candidate within one DeLong SE of the best validation AUC.
-
-    ``val`` is ``(len(front), 2)``: validation AUC and its DeLong SE. Ties go
-    to the higher validation AUC, then the earlier front point (as
-    :func:`~genopt.search.run.run_search` chooses).
-    """
-    best_i = int(np.nanargmax(val[:, 0]))
-    threshold = val[best_i, 0] - val[best_i, 1]
-    eligible = [i for i in range(len(front)) if val[i, 0] >= threshold]
-    return min(eligible, key=lambda i: (front[i].candidate.n_variants, -val[i, 0], i))
 
 
 class GeneticSelector(SelectorMixin, BaseEstimator):
@@ -293,7 +280,7 @@ class GeneticSelector(SelectorMixin, BaseEstimator):
             ],
             dtype=np.float64,
         ).reshape(len(front), 2)
-        pick = _choose_on_validation(front, val)
+        pick = choose_on_validation(front, val)
         chosen = front[pick]
 
         support = np.zeros(x.shape[1], dtype=bool)

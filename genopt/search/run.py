@@ -51,7 +51,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +82,7 @@ __all__ = [
     "FoldPoolFitness",
     "SearchOutcome",
     "auc_delong_se",
+    "choose_on_validation",
     "fit_and_score",
     "run_search",
     "split_discovery",
@@ -394,6 +395,19 @@ def _fit_pcs(
     return scores, pv, info, model
 
 
+def choose_on_validation(front: Sequence[Evaluation], val: npt.NDArray[np.float64]) -> int:
+    """Index of the smallest front candidate within one DeLong SE of the best validation AUC.
+
+    ``val`` is ``(len(front), 2)``: each candidate's validation AUC and its
+    DeLong SE. Ties go to the higher validation AUC, then to the earlier
+    front point.
+    """
+    best_i = int(np.nanargmax(val[:, 0]))
+    threshold = val[best_i, 0] - val[best_i, 1]
+    eligible = [i for i in range(len(front)) if val[i, 0] >= threshold]
+    return min(eligible, key=lambda i: (front[i].candidate.n_variants, -val[i, 0], i))
+
+
 def warm_start_candidates(
     run_dir: str | Path, pool_ids: npt.ArrayLike, space: SearchSpace
 ) -> tuple[list[Candidate], dict[str, Any]]:
@@ -662,9 +676,7 @@ def run_search(
         score = fit_and_score(fitness, ev.candidate, gs, cs, y_search, gv, cv)
         val[i] = auc_delong_se(y_valid, score)
     best_i = int(np.nanargmax(val[:, 0]))
-    threshold = val[best_i, 0] - val[best_i, 1]
-    eligible = [i for i in range(len(front)) if val[i, 0] >= threshold]
-    pick = min(eligible, key=lambda i: (front[i].candidate.n_variants, -val[i, 0], i))
+    pick = choose_on_validation(front, val)
     chosen = front[pick]
     t = lap("choose", t)
 
