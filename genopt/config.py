@@ -609,6 +609,9 @@ def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
+        tables = [a for a in args if dataclasses.is_dataclass(a)]
+        if isinstance(value, dict) and len(tables) == 1:  # an optional section: its own errors name the key
+            return from_dict(tables[0], value, source, name)  # type: ignore[arg-type]
         for arg in args:
             try:
                 return _coerce(arg, value, source, name)
@@ -638,6 +641,8 @@ def load_config(cls: type[T], path: str | Path) -> T:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GenoptError("config file not found", path) from None
+    except UnicodeDecodeError:
+        raise GenoptError("not a UTF-8 text file", path) from None
     except tomllib.TOMLDecodeError as exc:
         raise GenoptError(f"invalid TOML: {exc}", path) from None
     return from_dict(cls, data, str(path))

@@ -58,14 +58,14 @@ class _Timer:
         self.seconds[name] = round(time.perf_counter() - start, 3)
 
 
-def _resolve(spec: CohortSpec, base: Path) -> CohortSpec:
-    """Make a cohort's paths absolute relative to the config file's folder."""
+def _resolve(spec: CohortSpec, base: Path, source: Path | None = None) -> CohortSpec:
+    """Make a cohort's paths absolute relative to the config file's folder (``source``: that file, for errors)."""
 
     def absolute(p: str | None) -> str | None:
         return None if p is None else str((base / p).resolve())
 
     if not spec.name or not spec.bfile:
-        raise GenoptError("every cohort needs a name and a bfile")
+        raise GenoptError("every cohort needs a name and a bfile", source)
     return replace(spec, bfile=absolute(spec.bfile) or "", pheno=absolute(spec.pheno), covar=absolute(spec.covar))
 
 
@@ -300,8 +300,8 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     config = load_config(RunConfig, config_path)
     base = config_path.resolve().parent
     run_dir = (Path(out) if out is not None else base / config.out).resolve()
-    discovery = _resolve(config.discovery, base)
-    heldout = [_resolve(spec, base) for spec in config.heldout]
+    discovery = _resolve(config.discovery, base, config_path)
+    heldout = [_resolve(spec, base, config_path) for spec in config.heldout]
     names = [discovery.name] + [s.name for s in heldout]
     if len(set(names)) != len(names):
         raise GenoptError(f"cohort names must be unique, got {names}", config_path)
