@@ -173,7 +173,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
         covar_names=tuple(args.covar_name or ()),
     )
     progress = not args.quiet and sys.stderr.isatty()
-    _, study = search_discovery(spec, config, Path(args.out), resume=args.resume, progress=progress)
+    summary, study = search_discovery(spec, config, Path(args.out), resume=args.resume, progress=progress)
     o = study.outcome
     print(
         f"chose {o.chosen.candidate.n_variants} variants ({o.chosen.candidate.family}); "
@@ -182,6 +182,13 @@ def _cmd_search(args: argparse.Namespace) -> None:
         f"optimism {o.optimism:+.3f}"
     )
     print("wrote " + ", ".join(str(p) for p in study.files) + f" and the search tables in {args.out}")
+    print(f"report: {summary['report']}")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from genopt.report import build_report
+
+    print(f"report: {build_report(Path(args.run))}")
 
 
 def _per_cohort(values: list[str] | None, n: int, flag: str) -> list[str | None]:
@@ -291,8 +298,9 @@ def _cmd_simulate_recombine(args: argparse.Namespace) -> None:
 def _cmd_run(args: argparse.Namespace) -> None:
     from genopt.pipeline import run_foundation
 
-    report = run_foundation(Path(args.config), out=Path(args.out) if args.out else None)
-    print(f"run finished: summary at {report}")
+    summary = run_foundation(Path(args.config), out=Path(args.out) if args.out else None)
+    report = summary.parent / "report.html"
+    print(f"run finished: summary at {summary}" + (f", report at {report}" if report.is_file() else ""))
 
 
 # --------------------------------------------------------------------------- parser
@@ -467,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop held-out people who duplicate discovery people instead of refusing the cohort",
     )
+
+    p = command("report", _cmd_report, "rebuild a run's self-contained HTML report (RUN_DIR/report.html)")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory of genopt search or genopt run")
 
     p = command("export", _cmd_export, "rewrite a run's hand-off files from its model.json")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory (model.json)")

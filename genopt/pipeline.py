@@ -257,6 +257,10 @@ def search_discovery(
             raise GenoptError("no variant passes QC; loosen [qc] (maf, geno, hwe)", spec.bfile + ".bim")
     with timer.step("search"):
         summary, study = _search_step(cohort, qc.variant_pass, config, run_dir, resume, progress)
+    with timer.step("report"):
+        from genopt.report import build_report
+
+        summary["report"] = str(build_report(run_dir))
     summary["qc"] = qc.counts()
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))
@@ -402,6 +406,12 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
                     {spec.name: cohorts[spec.name] for spec in heldout}, disc, config, run_dir
                 )
 
+    if config.search is not None:
+        with timer.step("report"):
+            from genopt.report import build_report
+
+            summary["report"] = str(build_report(run_dir))
+
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))
     _write_manifest(run_dir, config, started, [discovery, *heldout], truth_path, timer.seconds)
@@ -521,5 +531,7 @@ def render_summary(summary: dict[str, Any]) -> str:
                 f"{orc['n_causal_found']} of {orc['n_causal']} causal variants present. {orc['how']}."
             )
         lines.append("")
+    if "report" in summary:
+        lines += [f"Report with the figures: `{summary['report']}`.", ""]
     lines += ["## Timings (seconds)", "", *(f"- {k}: {v}" for k, v in summary["timings_seconds"].items()), ""]
     return "\n".join(lines)

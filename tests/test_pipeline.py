@@ -141,3 +141,25 @@ def test_discovery_scan_finds_causal_variants_without_false_positives(demo_run: 
         assert (demo_run / "assoc" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     clumps = pd.read_csv(demo_run / "assoc" / "discovery.clumps.tsv", sep="\t")
     assert len(clumps) == a["n_clumps"] and (clumps["p_value"] < 1e-4).all()
+
+
+def test_workflow_report_is_self_contained_and_says_the_key_numbers(demo_run: Path, tmp_path: Path) -> None:
+    import re
+
+    from genopt.cli import main
+
+    page = (demo_run / "report.html").read_text()
+    summary = json.loads((demo_run / "summary.json").read_text())
+    assert page.count('src="data:image/png;base64,') >= 6  # figures embedded, no external files
+    assert not re.search(r'src="(?!data:)', page)
+    assert f"{summary['search']['chosen_n_variants']} variants" in page
+    assert f"Validation AUC  <b>{summary['search']['validation_auc']:.3f}</b>".replace("  ", " ") in page
+    for name, r in summary["replication"].items():
+        assert f"<b>{name}</b>: <span class='verdict'>{r['verdict']}</span>" in page
+    assert "How every number was computed" in page
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    (copy / "report.html").unlink()
+    assert main(["-q", "report", "--run", str(copy)]) == 0
+    assert (copy / "report.html").read_text().count("data:image/png") == page.count("data:image/png")
+    assert main(["-q", "report", "--run", str(tmp_path)]) == 1  # not a run directory: a user error
