@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-all lint setup setup-test plink
+.PHONY: demo test test-all lint setup setup-test plink chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -13,13 +13,18 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-setup-test: $(BIN)/python plink
+setup-test: $(BIN)/python plink chromium
 	$(BIN)/pip install --quiet -e '.[test]'
 
 # plink2 and plink1.9 are the reference implementations the tests compare against.
 plink:
 	@command -v plink2 >/dev/null && command -v plink1.9 >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plink2 plink1.9)
+
+# Debian's chromium renders the run report in tests/test_report.py (headless).
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 ## Main job on the bundled data: QC + PCA + overlap + simulation summary.
 demo: setup

@@ -8,7 +8,8 @@ RUN_DIR`` rebuilds it at any time. Sections: a plain-language summary for
 geneticists, the variant list, GA convergence, the Pareto front with the
 chosen model marked, the Manhattan plot with the listed variants marked and
 the QQ plot (``genopt run`` only), replication per held-out cohort with
-discovery vs replication effects, hyperparameter importance, selection
+discovery vs replication effects, the ROC curve and the score distributions
+by outcome (``replication/<cohort>/scores.tsv``), hyperparameter importance, selection
 frequency, and how every number was computed.
 """
 
@@ -142,6 +143,35 @@ def _effects(rep: pd.DataFrame, cohort: str) -> str:
     return _png(fig)
 
 
+def _roc(scores: pd.DataFrame, cohort: str) -> str:
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y, s = scores["outcome"].to_numpy(int), scores["score"].to_numpy(float)
+    fpr, tpr, _ = roc_curve(y, s)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(fpr, tpr, label=f"{cohort}: AUC {roc_auc_score(y, s):.3f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
+    ax.set_xlabel("false positive rate (defect scored as cooperate)")
+    ax.set_ylabel("true positive rate (cooperate)")
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def _distributions(scores: pd.DataFrame, cohort: str) -> str:
+    import matplotlib.pyplot as plt
+
+    y, s = scores["outcome"].to_numpy(int), scores["score"].to_numpy(float)
+    bins = np.histogram_bin_edges(s, bins=30).tolist()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for value, label in ((1, "cooperate"), (0, "defect")):
+        ax.hist(s[y == value], bins=bins, density=True, alpha=0.5, label=f"{label} (n={int((y == value).sum())})")
+    ax.set_xlabel(f"genetic score in {cohort} (sum of weight x discovery-A1 count)")
+    ax.set_ylabel("density")
+    ax.legend()
+    return _png(fig)
+
+
 def _manhattan(run: Path, listed: list[str]) -> str:
     from genopt.assoc.plots import manhattan_plot
 
@@ -155,7 +185,9 @@ def _how_items(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     for key, item in summary.items():
         if isinstance(item, dict) and "how" in item and "value" in item and not isinstance(item["value"], dict):
-            out.append((key, _fmt(item["value"], ".4g"), str(item["how"])))
+            v = item["value"]
+            text = ", ".join(map(str, v)) if isinstance(v, list) else str(v) if isinstance(v, str) else _fmt(v, ".4g")
+            out.append((key, text, str(item["how"])))  # _table escapes the HTML
     return out
 
 
@@ -257,6 +289,18 @@ def build_report(run_dir: str | Path) -> Path:
                 f"<h2>Replication in {html.escape(name)}</h2><p class='how'>Per-variant logistic "
                 "regression with the covariates in the held-out cohort vs the discovery estimate; the "
                 "dashed line is equality (winner's curse pulls points below it).</p>" + _effects(rep, name)
+            )
+        scores = _read_tsv(run / "replication" / name / "scores.tsv")
+        if scores is not None and len(scores):
+            parts.append(
+                f"<h3>ROC curve in {html.escape(name)}</h3><p class='how'>scores.tsv: the frozen model's genetic "
+                "score of each analysed held-out person against the outcome (cooperate positive), no covariates; "
+                "sklearn roc_curve, AUC by roc_auc_score (equals the summary's AUC).</p>" + _roc(scores, name)
+            )
+            parts.append(
+                f"<h3>Score distributions in {html.escape(name)}</h3><p class='how'>scores.tsv: histograms "
+                "(30 common bins, each normalised to unit area) of the genetic score of cooperators and "
+                "defectors; the more they are shifted apart, the higher the AUC.</p>" + _distributions(scores, name)
             )
     if importance is not None and importance["importance"].notna().any():
         ok = importance.dropna(subset=["importance"])

@@ -10,6 +10,7 @@ the model (:func:`genopt.replicate.apply.apply_model`), compute the evidence
 
     <out_dir>/replication/<cohort>/summary.json
     <out_dir>/replication/<cohort>/variants.tsv
+    <out_dir>/replication/<cohort>/scores.tsv   (FID IID outcome score of each analysed person)
     <out_dir>/replication/meta.tsv          (replicate_many: per-variant meta-analysis)
     <out_dir>/replication/meta.json         (replicate_many: the score's meta-analysis)
 
@@ -238,11 +239,16 @@ class ReplicationResult:
         JSON-ready ``summary.json`` content.
     variants
         ``variants.tsv`` content: one row per model variant (model order).
+    scores
+        ``scores.tsv`` content: ``FID``, ``IID``, ``outcome`` (1 = cooperate,
+        0 = defect) and ``score`` (the genetic score the AUC is computed on)
+        of each analysed sample; None when not given.
     """
 
     name: str
     summary: dict[str, Any]
     variants: pd.DataFrame = field(repr=False)
+    scores: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def verdict(self) -> str:
@@ -441,7 +447,15 @@ def analyse(
         "rule": rule,
         "how": _HOW,
     }
-    return ReplicationResult(name, summary, variants)
+    scores = pd.DataFrame(
+        {
+            "FID": applied.sample_ids["fid"].to_numpy(),
+            "IID": applied.sample_ids["iid"].to_numpy(),
+            "outcome": np.asarray(y, dtype=np.int64),
+            "score": score,
+        }
+    )
+    return ReplicationResult(name, summary, variants, scores)
 
 
 _HOW = {
@@ -616,6 +630,8 @@ def _write(results: Mapping[str, ReplicationResult], out_dir: Path, meta: pd.Dat
     paths: list[Path] = []
     for name in results:
         paths += [base / name / "summary.json", base / name / "variants.tsv"]
+    scored = [name for name, result in results.items() if result.scores is not None]
+    paths += [base / name / "scores.tsv" for name in scored]
     if meta is not None:
         paths += [base / "meta.tsv", base / "meta.json"]
     for p in paths:
@@ -625,6 +641,10 @@ def _write(results: Mapping[str, ReplicationResult], out_dir: Path, meta: pd.Dat
             doc = json.dumps(_json(result.summary), indent=2, allow_nan=False) + "\n"
             tmps[2 * i].write_text(doc, encoding="utf-8")
             result.variants.to_csv(tmps[2 * i + 1], sep="\t", index=False, na_rep="NA", float_format="%.10g")
+        for j, name in enumerate(scored):
+            scores = results[name].scores
+            assert scores is not None
+            scores.to_csv(tmps[2 * len(results) + j], sep="\t", index=False)
         if meta is not None:
             meta.to_csv(tmps[-2], sep="\t", index=False, na_rep="NA", float_format="%.10g")
             doc = json.dumps(_json(score_meta(results)), indent=2, allow_nan=False) + "\n"
