@@ -536,6 +536,30 @@ class CohortSpec:
 
 
 @dataclass(frozen=True)
+class MLflowConfig:
+    """Logging a finished run to MLflow (:func:`genopt.tracking.log_run`; needs the ``mlflow`` extra).
+
+    Attributes
+    ----------
+    tracking_uri
+        MLflow tracking URI (a server ``http://...``, a ``file:`` folder, or
+        ``sqlite:///...``, which needs the full ``mlflow`` package rather than
+        the extra's ``mlflow-skinny``). None: a local file store in
+        ``RUN_DIR/mlruns`` (the ``file:`` URI of that folder; MLflow >= 3
+        keeps file stores in maintenance mode, and genopt opts in to them with
+        ``MLFLOW_ALLOW_FILE_STORE`` for the logging call only).
+    experiment
+        Experiment name (created if missing).
+    run_name
+        MLflow run name; None: the run directory's name.
+    """
+
+    tracking_uri: str | None = None
+    experiment: str = "genopt"
+    run_name: str | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole run: the discovery cohort, held-out cohorts and every step's settings.
 
@@ -559,6 +583,8 @@ class RunConfig:
         table, or ``search = "off"``): the run stops after the association scan.
     replication
         How the frozen model is replicated on each held-out cohort.
+    mlflow
+        Log the finished run to MLflow; None (no ``[mlflow]`` table): no logging.
     """
 
     out: str = "runs/run"
@@ -575,6 +601,7 @@ class RunConfig:
     pool: PoolConfig = field(default_factory=PoolConfig)
     search: SearchConfig | None = None
     replication: ReplicationConfig = field(default_factory=ReplicationConfig)
+    mlflow: MLflowConfig | None = None
 
 
 T = TypeVar("T")

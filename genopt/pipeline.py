@@ -265,6 +265,10 @@ def search_discovery(
     summary["timings_seconds"] = timer.seconds
     write_text(run_dir / "config.toml", dump_config(config))
     _write_manifest(run_dir, config, started, [spec], None, timer.seconds)
+    if config.mlflow is not None:
+        from genopt.tracking import log_run
+
+        summary["mlflow_run_id"] = log_run(run_dir, config.mlflow)
     return summary, study
 
 
@@ -418,6 +422,10 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     report = run_dir / "summary.md"
     write_text(report, render_summary(summary))
+    if config.mlflow is not None:
+        from genopt.tracking import log_run
+
+        log_run(run_dir, config.mlflow)
     return report
 
 
