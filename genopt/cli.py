@@ -191,6 +191,14 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print(f"report: {build_report(Path(args.run))}")
 
 
+def _cmd_track(args: argparse.Namespace) -> None:
+    from genopt.config import MLflowConfig
+    from genopt.tracking import log_run
+
+    config = MLflowConfig(tracking_uri=args.tracking_uri, experiment=args.experiment, run_name=args.run_name)
+    print(f"MLflow run {log_run(Path(args.run), config)}")
+
+
 def _per_cohort(values: list[str] | None, n: int, flag: str) -> list[str | None]:
     """One value per cohort: none given, one per --bfile, or a single one for every cohort."""
     if not values:
@@ -478,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("report", _cmd_report, "rebuild a run's self-contained HTML report (RUN_DIR/report.html)")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory of genopt search or genopt run")
+
+    p = command("track", _cmd_track, "log a finished run directory to MLflow (params, metrics, artifacts)")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory of genopt search or genopt run")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: file store RUN_DIR/mlruns)")
+    p.add_argument("--experiment", default="genopt", help="MLflow experiment name")
+    p.add_argument("--run-name", metavar="NAME", help="MLflow run name (default: the run directory's name)")
 
     p = command("export", _cmd_export, "rewrite a run's hand-off files from its model.json")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory (model.json)")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,6 +119,11 @@ def _history(path: Path) -> pd.DataFrame | None:
     return table
 
 
+def _mlflow_name(text: str) -> str:
+    """``text`` with the characters MLflow refuses in names (anything but alphanumerics and ``_-. :/``) as ``_``."""
+    return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", str(text))
+
+
 @contextmanager
 def _allow_file_store(uri: str) -> Iterator[None]:
     """MLflow >= 3 refuses ``file:`` stores unless ``MLFLOW_ALLOW_FILE_STORE`` is set; set it for this call only."""
@@ -167,8 +173,9 @@ def log_run(run_dir: Path, config: MLflowConfig) -> str:
     metrics, how = _summary_metrics(summary)
     for step, seconds in manifest.get("timings_seconds", {}).items():
         if (number := _number(seconds)) is not None:
-            metrics[f"timing.{step}"] = number
-            how[f"timing.{step}"] = _HOW["timing"]
+            name = "timing." + _mlflow_name(step)
+            metrics[name] = number
+            how[name] = _HOW["timing"]
     tags = {"genopt.version": str(manifest.get("genopt_version")), "host": str(manifest.get("host"))}
     tags |= {"started": str(manifest.get("started")), "finished": str(manifest.get("finished"))}
     tags |= {f"version.{k}": str(v) for k, v in manifest.get("versions", {}).items()}

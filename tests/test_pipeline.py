@@ -163,3 +163,21 @@ def test_workflow_report_is_self_contained_and_says_the_key_numbers(demo_run: Pa
     assert main(["-q", "report", "--run", str(copy)]) == 0
     assert (copy / "report.html").read_text().count("data:image/png") == page.count("data:image/png")
     assert main(["-q", "report", "--run", str(tmp_path)]) == 1  # not a run directory: a user error
+
+
+def test_genopt_track_logs_a_workflow_run_to_mlflow(demo_run: Path, tmp_path: Path, capsys) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from genopt.cli import main
+
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    store = (tmp_path / "store").as_uri()
+    assert main(["track", "--run", str(copy), "--tracking-uri", store, "--experiment", "demo"]) == 0
+    run_id = capsys.readouterr().out.split()[-1]
+    run = MlflowClient(tracking_uri=store).get_run(run_id)
+    summary = json.loads((copy / "summary.json").read_text())
+    # step names with commas are logged under names MLflow accepts
+    assert "timing.PCA on discovery_ projection of held-out cohorts" in run.data.metrics
+    for name, r in summary["replication"].items():
+        assert run.data.tags[f"verdict.{name}"] == r["verdict"]

@@ -302,7 +302,8 @@ def test_bad_cohorts_are_refused_and_nothing_is_written(run_dir: Path, tmp_path:
     with pytest.raises(GenoptError):
         replicate(run_dir, wrong, "b", out_dir=out)
     assert (out / "replication" / "b" / "summary.json").read_bytes() == before
-    assert sorted(p.name for p in (out / "replication" / "b").iterdir()) == ["summary.json", "variants.tsv"]
+    written = sorted(p.name for p in (out / "replication" / "b").iterdir())
+    assert written == ["scores.tsv", "summary.json", "variants.tsv"]
 
 
 @pytest.fixture(scope="module")

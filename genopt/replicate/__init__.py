@@ -5,6 +5,7 @@
 * :mod:`genopt.replicate.stats`: score- and variant-level statistics, meta-analysis, the verdict;
 * :mod:`genopt.replicate.run`: overlap check, orchestration and the files
   ``replication/<cohort>/summary.json``, ``replication/<cohort>/variants.tsv``,
+  ``replication/<cohort>/scores.tsv``,
   ``replication/meta.tsv`` and ``replication/meta.json``.
 """
 
