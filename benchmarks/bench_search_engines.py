@@ -102,9 +102,7 @@ def one_run(
     seconds = time.perf_counter() - t0
     if out.pcs_search is None or out.pcs_validation is None or out.columns is None:
         raise RuntimeError("run_search returned no PCs")
-    pcs = np.empty((cohort.n, out.pcs_search.shape[1]))
-    pcs[out.search_idx] = out.pcs_search
-    pcs[out.validation_idx] = out.pcs_validation
+    pcs = out.discovery_pcs()
     model = fit_final(cohort, out.columns, out.chosen.candidate, covariates=pcs, seed=seed)
     held = {name: auc(c.y, model.genetic_score(c).score) for name, c in heldout.items()}
     return {

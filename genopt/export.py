@@ -152,6 +152,17 @@ def read_model_json(path: str | Path) -> FinalModel:
 # ---------------------------------------------------------------------------- PLINK hand-off
 
 
+def _weights_or_refuse(model: FinalModel, path: str | Path, what: str) -> npt.NDArray[np.float64]:
+    """The model's per-A1 weights; a GenoptError naming ``path`` for a model without them (``gbm``)."""
+    if model.weights is None:
+        raise GenoptError(
+            f"model family {model.family!r} has no per-allele weights; {what} written only for "
+            "linear families (ridge, logistic_l2, logistic_l1, logistic_enet)",
+            path,
+        )
+    return model.weights
+
+
 def write_score_tsv(model: FinalModel, path: str | Path) -> None:
     """Write ``score.tsv``: header ``ID A1 WEIGHT``, one row per model variant.
 
@@ -165,13 +176,8 @@ def write_score_tsv(model: FinalModel, path: str | Path) -> None:
     GenoptError
         The model has no per-allele weights (``gbm``).
     """
-    if model.weights is None:
-        raise GenoptError(
-            f"model family {model.family!r} has no per-allele weights; score.tsv is written only for "
-            "linear families (ridge, logistic_l2, logistic_l1, logistic_enet)",
-            path,
-        )
-    frame = pd.DataFrame({"ID": list(model.variant_id), "A1": list(model.a1), "WEIGHT": model.weights})
+    weights = _weights_or_refuse(model, path, "score.tsv is")
+    frame = pd.DataFrame({"ID": list(model.variant_id), "A1": list(model.a1), "WEIGHT": weights})
     write_tsv(path, frame, float_format=None)
 
 
@@ -210,12 +216,7 @@ def write_pgs_scoring(
     GenoptError
         The model has no per-allele weights (``gbm``).
     """
-    if model.weights is None:
-        raise GenoptError(
-            f"model family {model.family!r} has no per-allele weights; a scoring file is written only for "
-            "linear families (ridge, logistic_l2, logistic_l1, logistic_enet)",
-            path,
-        )
+    weights = _weights_or_refuse(model, path, "a scoring file is")
     header = [
         "###PGS CATALOG SCORING FILE - see https://www.pgscatalog.org/downloads/#dl_ftp_scoring for additional "
         "information",
@@ -236,7 +237,7 @@ def write_pgs_scoring(
             "chr_position": model.position,
             "effect_allele": list(model.a1),
             "other_allele": list(model.a2),
-            "effect_weight": [repr(float(w)) for w in model.weights],
+            "effect_weight": [repr(float(w)) for w in weights],
             "allelefrequency_effect": [repr(float(f)) for f in model.a1_freq],
         },
         columns=list(PGS_COLUMNS),

@@ -222,8 +222,7 @@ def test_variants_tsv_effects_are_discovery_logistic_regressions(run) -> None:
     assert variants[["beta", "standard_error", "p_value"]].notna().all().all()
     model, cohort = study.model, study.outcome
     disc = Cohort.from_files(SPEC.bfile, pheno=SPEC.pheno, covar=SPEC.covar)
-    pcs = np.empty((disc.n, cohort.pcs_search.shape[1]))
-    pcs[cohort.search_idx], pcs[cohort.validation_idx] = cohort.pcs_search, cohort.pcs_validation
+    pcs = cohort.discovery_pcs()
     row = variants.iloc[0]
     j = list(model.variant_id).index(row["rsid"])
     g = disc.genotypes(variants=[int(model.bim_index[j])]).astype(float)[:, 0]

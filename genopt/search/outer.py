@@ -275,10 +275,7 @@ def outer_fold(
     )
     if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
         raise RuntimeError("run_search returned no PCs or searched columns")
-    n_pcs = outcome.pcs_search.shape[1]
-    pcs_train = np.empty((train.size, n_pcs))
-    pcs_train[outcome.search_idx] = outcome.pcs_search
-    pcs_train[outcome.validation_idx] = outcome.pcs_validation
+    pcs_train = outcome.discovery_pcs()
     pcs_test = np.zeros((test.size, 0))
     if outcome.pca_model is not None:
         proj = outcome.pca_model.transform(cohort.fileset, samples=cohort.sample_idx[test])

@@ -361,6 +361,19 @@ class SearchOutcome:
     def chosen_candidate(self) -> Candidate:
         return self.chosen.candidate
 
+    def discovery_pcs(self) -> npt.NDArray[np.float64]:
+        """PC scores of every row of the searched cohort, ``(n_search + n_validation, n_pcs)``.
+
+        Search-part rows carry the PCA's own scores, validation rows their
+        projection onto it; rows in cohort order.
+        """
+        if self.pcs_search is None or self.pcs_validation is None:
+            raise ValueError("this outcome holds no PC scores")
+        pcs = np.empty((self.search_idx.size + self.validation_idx.size, self.pcs_search.shape[1]))
+        pcs[self.search_idx] = self.pcs_search
+        pcs[self.validation_idx] = self.pcs_validation
+        return pcs
+
 
 def _format_params(candidate: Candidate) -> str:
     return ";".join(f"{k}={v:g}" for k, v in candidate.params)

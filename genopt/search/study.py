@@ -97,9 +97,7 @@ def search_and_export(
     )  # fmt: skip
     if outcome.pcs_search is None or outcome.pcs_validation is None or outcome.columns is None:
         raise RuntimeError("run_search returned no PCs or pool columns")
-    pcs = np.empty((cohort.n, outcome.pcs_search.shape[1]))
-    pcs[outcome.search_idx] = outcome.pcs_search
-    pcs[outcome.validation_idx] = outcome.pcs_validation
+    pcs = outcome.discovery_pcs()
     model = fit_final(cohort, outcome.columns, outcome.chosen.candidate, covariates=pcs, seed=seed)
     # Discovery effects of the listed variants (variants.tsv, and replication's meta-analysis): logistic
     # regression on all of discovery with the cohort covariates and the model's PCs, every variant tested exactly.
