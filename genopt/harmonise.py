@@ -366,6 +366,45 @@ def align_genotypes(g_other: npt.ArrayLike, harmonisation: Harmonisation, subset
     return out
 
 
+def read_harmonised(
+    variants: pd.DataFrame,
+    a1_freq: npt.ArrayLike,
+    fileset: PlinkFileset,
+    samples: npt.NDArray[np.intp],
+    config: HarmoniseConfig | None = None,
+) -> tuple[Harmonisation, npt.NDArray[np.float64]]:
+    """Match a variant table (e.g. a frozen model's) to ``fileset`` and read its aligned genotypes.
+
+    Parameters
+    ----------
+    variants
+        Reference variants (``chrom id pos a1 a2``), whose A1 is the allele counted.
+    a1_freq
+        Reference A1 frequencies, shape ``(len(variants),)`` (palindromic SNPs are told by frequency).
+    fileset, samples
+        The other cohort and the rows of its .fam to read.
+    config
+        Harmonisation settings (default: match by ID).
+
+    Returns
+    -------
+    ``(h, g)``: the :class:`Harmonisation` and float64 genotypes ``(len(samples),
+    len(h.ref_index))`` counting the **reference** A1 (NaN missing), column ``j``
+    for reference variant ``h.ref_index[j]``. The other cohort's frequencies are
+    computed only for its rows that carry a reference ID.
+    """
+    other = fileset.variants
+    rows = np.flatnonzero(other["id"].astype(str).isin(set(variants["id"].astype(str))).to_numpy())
+    other_freq = np.full(len(other), np.nan)
+    if rows.size:
+        other_freq[rows] = allele_frequencies(fileset, samples=samples, variants=rows)[0]
+    h = harmonise(variants, other, a1_freq, other_freq, config)
+    if h.other_index.size == 0:
+        return h, np.empty((len(samples), 0))
+    g = fileset.read(variants=h.other_index, samples=samples, dtype=np.float64)
+    return h, np.asarray(align_genotypes(g, h, subset=True), dtype=np.float64)
+
+
 def harmonise_filesets(ref: PlinkFileset, other: PlinkFileset, config: HarmoniseConfig | None = None) -> Harmonisation:
     """:func:`harmonise` two filesets, with A1 frequencies (all samples) computed from their genotypes."""
     return harmonise(ref.variants, other.variants, allele_frequencies(ref)[0], allele_frequencies(other)[0], config)

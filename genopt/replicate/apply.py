@@ -26,8 +26,7 @@ import pandas as pd
 from genopt.cohort import Cohort
 from genopt.config import HarmoniseConfig
 from genopt.errors import GenoptError
-from genopt.harmonise import align_genotypes, harmonise
-from genopt.io.plink import allele_frequencies
+from genopt.harmonise import read_harmonised
 from genopt.search.final import FinalModel
 from genopt.structure import PCAModel
 
@@ -179,18 +178,11 @@ def apply_model(
     w = model.weights
     covariates, pca_info = _covariates(model, cohort, pca_model)
     fileset, samples = cohort.fileset, cohort.sample_idx
-    other = fileset.variants
-    rows = np.flatnonzero(other["id"].astype(str).isin(set(model.variant_id)).to_numpy())
-    other_freq = np.full(len(other), np.nan)
-    if rows.size:
-        other_freq[rows] = allele_frequencies(fileset, samples=samples, variants=rows)[0]
-    h = harmonise(model.variants, other, model.a1_freq, other_freq, harmonise_config)
+    h, read = read_harmonised(model.variants, model.a1_freq, fileset, samples, harmonise_config)
     ref = h.ref_index
     m = model.n_variants
     g = np.full((cohort.n, m), np.nan)
-    if ref.size:
-        read = fileset.read(variants=h.other_index, samples=samples, dtype=np.float64)
-        g[:, ref] = align_genotypes(read, h, subset=True)
+    g[:, ref] = read
     used = np.zeros(m, dtype=bool)
     used[ref] = True
     status = np.empty(m, dtype=object)

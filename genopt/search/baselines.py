@@ -48,9 +48,8 @@ from genopt.assoc.clump import clump
 from genopt.cohort import Cohort
 from genopt.config import AssocConfig, ClumpConfig, HarmoniseConfig
 from genopt.errors import GenoptError
-from genopt.harmonise import align_genotypes, harmonise
-from genopt.io.plink import PlinkFileset, allele_frequencies
-from genopt.search.final import FinalModel, GeneticScore, fit_final
+from genopt.io.plink import PlinkFileset
+from genopt.search.final import FinalModel, GeneticScore, fit_final, score_fileset
 from genopt.search.fitness import CVFitness, auc, make_folds
 from genopt.search.types import Candidate
 
@@ -150,29 +149,14 @@ class LinearScore:
         flip to ``2 - g``; missing calls and unmatched variants count
         ``2 * a1_freq`` (discovery).
         """
-        if isinstance(target, Cohort):
-            fileset, samples = target.fileset, target.sample_idx
-        else:
-            fileset, samples = target, np.arange(target.n_samples, dtype=np.intp)
-        impute = 2.0 * self.a1_freq
         if self.n_variants == 0:
+            if isinstance(target, Cohort):
+                fileset, samples = target.fileset, target.sample_idx
+            else:
+                fileset, samples = target, np.arange(target.n_samples, dtype=np.intp)
             ids = fileset.samples.iloc[samples][["fid", "iid"]].astype(str).reset_index(drop=True)
             return GeneticScore(np.zeros(samples.size), ids, {}, 0, 0)
-        other = fileset.variants
-        rows = np.flatnonzero(other["id"].astype(str).isin(set(self.variant_id)).to_numpy())
-        other_freq = np.full(len(other), np.nan)
-        if rows.size:
-            other_freq[rows] = allele_frequencies(fileset, samples=samples, variants=rows)[0]
-        h = harmonise(self.variants, other, self.a1_freq, other_freq, config)
-        g = align_genotypes(fileset.read(variants=h.other_index, samples=samples, dtype=np.float64), h, subset=True)
-        ref = h.ref_index
-        missing = np.isnan(g)
-        g = np.where(missing, impute[ref], g)
-        unmatched = np.ones(self.n_variants, dtype=bool)
-        unmatched[ref] = False
-        score = g @ self.weights[ref] + float(self.weights[unmatched] @ impute[unmatched])
-        ids = fileset.samples.iloc[samples][["fid", "iid"]].astype(str).reset_index(drop=True)
-        return GeneticScore(score, ids, h.counts(), int(unmatched.sum()), int(missing.sum()))
+        return score_fileset(self.variants, self.a1_freq, self.weights, 2.0 * self.a1_freq, target, config)
 
 
 # ---------------------------------------------------------------------------- C+T

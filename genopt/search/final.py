@@ -48,12 +48,12 @@ from genopt import __version__
 from genopt.cohort import Cohort
 from genopt.config import HarmoniseConfig
 from genopt.errors import GenoptError
-from genopt.harmonise import align_genotypes, harmonise
-from genopt.io.plink import PlinkFileset, allele_frequencies
+from genopt.harmonise import read_harmonised
+from genopt.io.plink import PlinkFileset
 from genopt.search.fitness import DEFAULT_PARAMS, CVFitness, _fit_std
 from genopt.search.types import Candidate
 
-__all__ = ["LINEAR_FAMILIES", "FinalModel", "GeneticScore", "fit_final"]
+__all__ = ["LINEAR_FAMILIES", "FinalModel", "GeneticScore", "fit_final", "score_fileset"]
 
 #: Families whose final model is additive in the A1 counts (per-allele weights exist).
 LINEAR_FAMILIES: tuple[str, ...] = ("ridge", "logistic_l2", "logistic_l1", "logistic_enet")
@@ -316,27 +316,37 @@ class FinalModel:
     def _score_fileset(
         self, target: PlinkFileset | Cohort, w: npt.NDArray[np.float64], config: HarmoniseConfig | None
     ) -> GeneticScore:
-        if isinstance(target, Cohort):
-            fileset, samples = target.fileset, target.sample_idx
-        else:
-            fileset, samples = target, np.arange(target.n_samples, dtype=np.intp)
-        other = fileset.variants
-        # Frequencies only of the other cohort's rows that carry a model ID (for palindromic SNPs).
-        rows = np.flatnonzero(other["id"].astype(str).isin(set(self.variant_id)).to_numpy())
-        other_freq = np.full(len(other), np.nan)
-        if rows.size:
-            other_freq[rows] = allele_frequencies(fileset, samples=samples, variants=rows)[0]
-        h = harmonise(self.variants, other, self.a1_freq, other_freq, config)
-        g = fileset.read(variants=h.other_index, samples=samples, dtype=np.float64)
-        g = align_genotypes(g, h, subset=True)
-        ref = h.ref_index
-        missing = np.isnan(g)
-        g = np.where(missing, self.impute_mean[ref], g)
-        unmatched = np.ones(self.n_variants, dtype=bool)
-        unmatched[ref] = False
-        score = g @ w[ref] + float(w[unmatched] @ self.impute_mean[unmatched])
-        ids = fileset.samples.iloc[samples][["fid", "iid"]].astype(str).reset_index(drop=True)
-        return GeneticScore(score, ids, h.counts(), int(unmatched.sum()), int(missing.sum()))
+        return score_fileset(self.variants, self.a1_freq, w, self.impute_mean, target, config)
+
+
+def score_fileset(
+    variants: pd.DataFrame,
+    a1_freq: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    impute: npt.NDArray[np.float64],
+    target: PlinkFileset | Cohort,
+    config: HarmoniseConfig | None = None,
+) -> GeneticScore:
+    """``sum_j weights_j * g_j`` of ``target``'s samples, ``g`` counting the reference A1.
+
+    Variants are matched with :func:`genopt.harmonise.read_harmonised`; a
+    missing call, and every sample for a variant not matched, counts
+    ``impute_j`` (the discovery ``2p``). Shapes: ``variants`` has ``m`` rows and
+    ``a1_freq``, ``weights``, ``impute`` are ``(m,)``.
+    """
+    if isinstance(target, Cohort):
+        fileset, samples = target.fileset, target.sample_idx
+    else:
+        fileset, samples = target, np.arange(target.n_samples, dtype=np.intp)
+    h, g = read_harmonised(variants, a1_freq, fileset, samples, config)
+    ref = h.ref_index
+    missing = np.isnan(g)
+    g = np.where(missing, impute[ref], g)
+    unmatched = np.ones(len(variants), dtype=bool)
+    unmatched[ref] = False
+    score = g @ weights[ref] + float(weights[unmatched] @ impute[unmatched])
+    ids = fileset.samples.iloc[samples][["fid", "iid"]].astype(str).reset_index(drop=True)
+    return GeneticScore(score, ids, h.counts(), int(unmatched.sum()), int(missing.sum()))
 
 
 # ---------------------------------------------------------------------------- fitting
