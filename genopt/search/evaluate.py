@@ -35,6 +35,12 @@ __all__ = ["DaskEvaluator", "Evaluator", "ProcessEvaluator", "SerialEvaluator", 
 
 #: How long :func:`make_evaluator` waits for a dask scheduler address to answer.
 CONNECT_TIMEOUT = "30s"
+#: Seconds a :class:`DaskEvaluator` waits on a cluster without workers before giving up.
+NO_WORKERS_TIMEOUT = 300.0
+#: Seconds between its checks for workers while no evaluation finishes.
+POLL_SECONDS = 5.0
+#: Times a :class:`DaskEvaluator` scatters the fitness again within one batch after losing every copy.
+MAX_RESCATTERS = 3
 
 
 class _Fitness(Protocol):
@@ -162,21 +168,101 @@ class DaskEvaluator:
 
     ``fitness`` is scattered to every worker once (``broadcast=True``); each
     candidate is one task (``pure=False``: unique keys) taking the scattered
-    future. ``owned`` objects (the client and a LocalCluster this evaluator
-    started) are closed by :meth:`close`.
+    future. Results are fetched as soon as each task finishes and the task
+    is then released, so no result of a batch waits on a worker for the
+    rest of the batch. ``owned`` objects (the client and a LocalCluster this
+    evaluator started) are closed by :meth:`close`.
+
+    When a worker dies (killed, out of memory, its machine lost), the
+    scheduler re-runs the tasks it was running, or held unfetched results
+    of, on the other workers (or on the replacement a nanny starts; it
+    copies the fitness from a surviving worker). A lost worker therefore
+    costs only its own in-flight evaluations: the rest of the batch is not
+    redone, the search does not restart, and the results are identical,
+    since an evaluation is a pure function of the candidate and the
+    fitness. dask gives a task up once more workers than its
+    ``distributed.scheduler.allowed-failures`` setting (default 3) died
+    while running it: a :class:`~genopt.errors.GenoptError` naming the
+    candidate.
+    If every worker holding the fitness dies, its tasks are cancelled and
+    this evaluator scatters the fitness again and resubmits the unfinished
+    candidates (at most :data:`MAX_RESCATTERS` times per batch). A cluster
+    left without workers for :data:`NO_WORKERS_TIMEOUT` seconds is a
+    GenoptError, not an endless wait.
     """
 
     def __init__(self, client: Any, fitness: _Fitness, owned: Sequence[Any] = ()) -> None:
         self.client = client
         self._owned = list(owned)
-        self._fitness = client.scatter(fitness, broadcast=True)
+        self._fitness_object = fitness
+        self._fitness = self._scatter()
 
     def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
-        if not candidates:
-            return []
-        futures = self.client.map(_evaluate_with, [self._fitness] * len(candidates), list(candidates), pure=False)
-        results: list[Evaluation] = self.client.gather(futures)
+        results: dict[int, Evaluation] = {}
+        rescattered = 0
+        while len(results) < len(candidates):
+            if self._fitness.status != "finished":  # every copy was lost with its workers
+                if rescattered == MAX_RESCATTERS:
+                    raise GenoptError(
+                        f"the dask cluster at {self.client.scheduler.address} lost every copy of the fitness "
+                        f"{MAX_RESCATTERS + 1} times in one batch ({len(candidates) - len(results)} candidates left)"
+                    )
+                self._fitness = self._scatter()
+                rescattered += 1
+            results.update(self._evaluate(candidates, [i for i in range(len(candidates)) if i not in results]))
+        return [results[i] for i in range(len(candidates))]
+
+    def _scatter(self) -> Any:
+        """Send the fitness to every worker; a future for it."""
+        try:
+            return self.client.scatter(self._fitness_object, broadcast=True, hash=False, timeout=NO_WORKERS_TIMEOUT)
+        except TimeoutError as exc:
+            raise self._no_workers() from exc
+
+    def _evaluate(self, candidates: Sequence[Candidate], todo: Sequence[int]) -> dict[int, Evaluation]:
+        """Results of ``candidates[i]`` for ``i`` in ``todo``, except those cancelled because the fitness was lost."""
+        futures = self.client.map(
+            _evaluate_with, [self._fitness] * len(todo), [candidates[i] for i in todo], pure=False
+        )
+        index = {future.key: i for future, i in zip(futures, todo, strict=True)}
+        results: dict[int, Evaluation] = {}
+        pending = set(futures)
+        del futures
+        while pending:
+            done, pending = self._wait_for_some(pending)
+            for future in done:
+                if future.status == "error":
+                    _raise_failure(future, candidates[index[future.key]])
+            finished = {index[f.key]: f for f in done if f.status == "finished"}
+            if finished:  # a result lost meanwhile comes back None, and is resubmitted
+                fetched = self.client.gather(finished, errors="skip")
+                results.update({i: r for i, r in fetched.items() if r is not None})
+            for future in done:
+                future.release()
         return results
+
+    def _wait_for_some(self, pending: set[Any]) -> tuple[set[Any], set[Any]]:
+        """Wait until at least one of ``pending`` is no longer pending (finished, erred, cancelled, lost)."""
+        from distributed import CancelledError, wait
+
+        without_workers = 0.0
+        while True:
+            try:
+                wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except CancelledError:
+                pass  # tasks of a lost fitness: done, left to map to resubmit
+            except TimeoutError:
+                without_workers = 0.0 if self.client.nthreads() else without_workers + POLL_SECONDS
+                if without_workers >= NO_WORKERS_TIMEOUT:
+                    raise self._no_workers() from None
+                continue
+            done = {future for future in pending if future.status != "pending"}
+            return done, pending - done
+
+    def _no_workers(self) -> GenoptError:
+        return GenoptError(
+            f"the dask cluster at {self.client.scheduler.address} has had no workers for {NO_WORKERS_TIMEOUT:g} s"
+        )
 
     def close(self) -> None:
         for obj in self._owned:
@@ -188,6 +274,19 @@ class DaskEvaluator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _raise_failure(future: Any, candidate: Candidate) -> None:
+    """Raise the error of a failed dask task: a GenoptError if its workers kept dying, else the fitness's own."""
+    from distributed import KilledWorker
+
+    exc = future.exception()
+    if isinstance(exc, KilledWorker):
+        raise GenoptError(
+            f"evaluating {candidate} killed each of the {exc.allowed_failures + 1} dask workers that ran it "
+            f"(distributed.scheduler.allowed-failures = {exc.allowed_failures}); out of memory?"
+        ) from None
+    future.result()  # re-raises with the remote traceback
 
 
 def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = None) -> Evaluator:
