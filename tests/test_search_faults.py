@@ -16,19 +16,31 @@ kill on a worker that was killed; and there are at most as many re-executed
 candidates as killed workers (each single-threaded worker had one
 evaluation running when it died). Had the search restarted, or the
 generation been redone, or the dead worker's finished results of that
-generation been recomputed, these would fail.
+generation been recomputed (as before results were fetched one by one:
+6 of them in the first test), these would fail. The search's evaluations,
+best and chosen candidates are those of the serial run.
+
+What cannot be survived ends in a one-line GenoptError, not a hang: a
+cluster left without workers, a candidate whose evaluation kills every
+worker that runs it (dask's ``allowed-failures``), a lost scheduler.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
+
+from genopt.errors import GenoptError
 
 distributed = pytest.importorskip("distributed")
 
@@ -39,7 +51,7 @@ from genopt.search.fitness import CVFitness  # noqa: E402
 from genopt.search.types import Candidate, Evaluation  # noqa: E402
 
 #: Seconds the chosen evaluation runs before its worker is killed.
-DIES_AFTER = 0.5
+DIES_AFTER = 1.0
 
 
 @dataclass
@@ -56,6 +68,13 @@ class DyingFitness:
     trigger: Candidate
     marker: Path
     victims: Sequence[int] = field(default_factory=tuple)
+
+    #: Times this class was pickled in this process (the main one: each scatter).
+    pickled: ClassVar[int] = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        type(self).pickled += 1
+        return self.__dict__.copy()
 
     def evaluate(self, candidate: Candidate) -> Evaluation:
         write(self.log, "start", os.getpid(), candidate)
@@ -105,15 +124,16 @@ def read_log(log: Path) -> list[tuple[str, int, str]]:
     return [(event, int(pid), what) for event, pid, what in rows]
 
 
-def run_with_a_kill(tmp_path: Path, kill_all: bool) -> tuple[int, int]:
-    """Search on a 2-worker cluster killing one (or both) workers; check the result and the cost.
+class Cost(NamedTuple):
+    """What a search with a kill cost."""
 
-    Returns
-    -------
-    tuple of int
-        Evaluations executed in the workers (``start`` lines, including the
-        killed ones) and distinct candidates evaluated.
-    """
+    executed: int  # evaluations started in the workers, the killed ones included
+    distinct: int  # distinct candidates evaluated
+    scattered_again: bool  # whether the evaluator sent the fitness again after the kill
+
+
+def run_with_a_kill(tmp_path: Path, kill_all: bool) -> Cost:
+    """Search on a 2-worker cluster killing one (or both) workers; check the result and the cost."""
     serial = ga().run(pool_fitness(), BUDGET, seed=4)
     order = [e.candidate for e in serial.evaluations]
     trigger = order[BUDGET // 2 + 10]  # mid-search, in the middle of a generation of 20
@@ -128,10 +148,12 @@ def run_with_a_kill(tmp_path: Path, kill_all: bool) -> tuple[int, int]:
         fitness = DyingFitness(pool_fitness(), log, trigger, tmp_path / "killed", tuple(pids) if kill_all else ())
         evaluator = make_evaluator(fitness, jobs=2, scheduler=cluster.scheduler_address)
         assert isinstance(evaluator, DaskEvaluator)
+        pickled = DyingFitness.pickled
         try:
             on_dask = ga().run(fitness, BUDGET, seed=4, evaluator=MarkingEvaluator(evaluator, log))
         finally:
             evaluator.close()
+        scattered_again = DyingFitness.pickled > pickled
     finally:
         cluster.close()
     assert_same_search(serial, on_dask)
@@ -149,7 +171,7 @@ def run_with_a_kill(tmp_path: Path, kill_all: bool) -> tuple[int, int]:
     maps = [i for i, (event, _, _) in enumerate(rows) if event == "map"]
     kill_row = rows.index(("start", killer, repr(trigger)))
     batch_start = max(i for i in maps if i < kill_row)
-    first_runs = {}
+    first_runs: dict[str, tuple[int, int]] = {}
     for i, (event, pid, what) in enumerate(rows):
         if event == "start":
             first_runs.setdefault(what, (i, pid))
@@ -158,14 +180,85 @@ def run_with_a_kill(tmp_path: Path, kill_all: bool) -> tuple[int, int]:
         assert row > batch_start and pid in killed, f"{what} first ran in row {row} on pid {pid}"
     assert len(repeated) <= len(killed)
     assert len(starts) - len(first_runs) <= len(killed)  # nothing evaluated three times
-    return len(starts), len(first_runs)
+    return Cost(len(starts), len(first_runs), scattered_again)
 
 
 def test_a_worker_killed_mid_search_costs_only_its_evaluation(tmp_path: Path) -> None:
-    executed, distinct = run_with_a_kill(tmp_path, kill_all=False)
-    assert distinct == BUDGET and executed == BUDGET + 1
+    cost = run_with_a_kill(tmp_path, kill_all=False)
+    assert cost.distinct == BUDGET and cost.executed == BUDGET + 1
+    assert not cost.scattered_again  # the surviving worker's copy of the fitness served
 
 
 def test_losing_every_worker_and_the_scattered_fitness_mid_search(tmp_path: Path) -> None:
-    executed, distinct = run_with_a_kill(tmp_path, kill_all=True)
-    assert distinct == BUDGET and BUDGET + 1 <= executed <= BUDGET + 2
+    cost = run_with_a_kill(tmp_path, kill_all=True)
+    assert cost.distinct == BUDGET and BUDGET + 1 <= cost.executed <= BUDGET + 2
+    assert cost.scattered_again
+
+
+# ---------------------------------------------------------------- what cannot be survived: one-line errors
+def test_a_cluster_left_without_workers_is_an_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    import genopt.search.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "NO_WORKERS_TIMEOUT", 1.0)
+    cluster = distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None, silence_logs=50)
+    try:
+        address = cluster.scheduler_address
+        evaluator = make_evaluator(pool_fitness(), jobs=1, scheduler=address)
+        cands = [Candidate((i, i + 1), "ridge", (("alpha", 1.0),)) for i in range(6)]
+        assert len(evaluator.map(cands)) == 6
+        cluster.sync(cluster.workers[0].close)  # the only worker, holding the only copy of the fitness
+        with pytest.raises(GenoptError, match=f"^the dask cluster at {re.escape(address)} has had no workers for 1 s$"):
+            evaluator.map(cands)
+        evaluator.close()
+    finally:
+        cluster.close()
+
+
+def test_a_candidate_that_keeps_killing_workers_is_an_error(tmp_path: Path) -> None:
+    import dask
+
+    trigger = Candidate((3, 4), "ridge", (("alpha", 1.0),))
+    fitness = DyingFitness(pool_fitness(), tmp_path / "log", trigger, tmp_path / "killed")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        )
+    try:
+        evaluator = make_evaluator(fitness, jobs=1, scheduler=cluster.scheduler_address)
+        with pytest.raises(GenoptError, match=r"^dask gave up evaluating Candidate\(subset=\(3, 4\).*: 1 worker"):
+            evaluator.map([Candidate((1, 2), "ridge", (("alpha", 1.0),)), trigger])
+        evaluator.close()
+    finally:
+        cluster.close()
+
+
+def test_losing_the_scheduler_mid_search_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    dask_cli = Path(sys.executable).with_name("dask")
+    address_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    scheduler = subprocess.Popen(
+        [dask_cli, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", address_file],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    worker = subprocess.Popen(
+        [dask_cli, "worker", "--scheduler-file", address_file, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        with distributed.Client(scheduler_file=str(address_file), timeout=30) as probe:
+            probe.wait_for_workers(1, timeout=30)
+            address = probe.scheduler.address
+        cands = [Candidate((i, i + 1), "ridge", (("alpha", 1.0),)) for i in range(6)]
+        fitness = DyingFitness(pool_fitness(), tmp_path / "log", cands[3], tmp_path / "killed", (scheduler.pid,))
+        evaluator = make_evaluator(fitness, jobs=1, scheduler=address)
+        with pytest.raises(GenoptError, match=f"^lost the connection to the dask scheduler at {re.escape(address)}$"):
+            evaluator.map(cands)
+        evaluator.close()
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait()

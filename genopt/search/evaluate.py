@@ -17,8 +17,9 @@ differently from another.
 
 Worker-side fitness caches are invisible to the main process: an
 evaluator is meant to serve one fitness for one search (open it, run the
-search, close it). Within a search every candidate is sent at most once,
-so a worker reports ``cached`` True only for what the fitness had cached
+search, close it). Within a search every candidate is sent at most once
+(again, to another worker, only if the worker that had it died), so a
+worker reports ``cached`` True only for what the fitness had cached
 before the evaluator started, as the in-process evaluator does. Results
 computed in workers are not added to the main process's fitness cache.
 """
@@ -26,6 +27,7 @@ computed in workers are not added to the main process's fitness cache.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from genopt.errors import GenoptError
@@ -37,8 +39,6 @@ __all__ = ["DaskEvaluator", "Evaluator", "ProcessEvaluator", "SerialEvaluator", 
 CONNECT_TIMEOUT = "30s"
 #: Seconds a :class:`DaskEvaluator` waits on a cluster without workers before giving up.
 NO_WORKERS_TIMEOUT = 300.0
-#: Seconds between its checks for workers while no evaluation finishes.
-POLL_SECONDS = 5.0
 #: Times a :class:`DaskEvaluator` scatters the fitness again within one batch after losing every copy.
 MAX_RESCATTERS = 3
 
@@ -193,6 +193,7 @@ class DaskEvaluator:
 
     def __init__(self, client: Any, fitness: _Fitness, owned: Sequence[Any] = ()) -> None:
         self.client = client
+        self.address: str = client.scheduler.address
         self._owned = list(owned)
         self._fitness_object = fitness
         self._fitness = self._scatter()
@@ -202,9 +203,11 @@ class DaskEvaluator:
         rescattered = 0
         while len(results) < len(candidates):
             if self._fitness.status != "finished":  # every copy was lost with its workers
+                if self.client.status != "running":
+                    raise GenoptError(f"lost the connection to the dask scheduler at {self.address}")
                 if rescattered == MAX_RESCATTERS:
                     raise GenoptError(
-                        f"the dask cluster at {self.client.scheduler.address} lost every copy of the fitness "
+                        f"the dask cluster at {self.address} lost every copy of the fitness "
                         f"{MAX_RESCATTERS + 1} times in one batch ({len(candidates) - len(results)} candidates left)"
                     )
                 self._fitness = self._scatter()
@@ -245,24 +248,13 @@ class DaskEvaluator:
         """Wait until at least one of ``pending`` is no longer pending (finished, erred, cancelled, lost)."""
         from distributed import CancelledError, wait
 
-        without_workers = 0.0
-        while True:
-            try:
-                wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-            except CancelledError:
-                pass  # tasks of a lost fitness: done, left to map to resubmit
-            except TimeoutError:
-                without_workers = 0.0 if self.client.nthreads() else without_workers + POLL_SECONDS
-                if without_workers >= NO_WORKERS_TIMEOUT:
-                    raise self._no_workers() from None
-                continue
-            done = {future for future in pending if future.status != "pending"}
-            return done, pending - done
+        with suppress(CancelledError):  # tasks of a lost fitness: done, left to map to resubmit
+            wait(pending, return_when="FIRST_COMPLETED")
+        done = {future for future in pending if future.status != "pending"}
+        return done, pending - done
 
     def _no_workers(self) -> GenoptError:
-        return GenoptError(
-            f"the dask cluster at {self.client.scheduler.address} has had no workers for {NO_WORKERS_TIMEOUT:g} s"
-        )
+        return GenoptError(f"the dask cluster at {self.address} has had no workers for {NO_WORKERS_TIMEOUT:g} s")
 
     def close(self) -> None:
         for obj in self._owned:
@@ -283,7 +275,7 @@ def _raise_failure(future: Any, candidate: Candidate) -> None:
     exc = future.exception()
     if isinstance(exc, KilledWorker):
         raise GenoptError(
-            f"evaluating {candidate} killed each of the {exc.allowed_failures + 1} dask workers that ran it "
+            f"dask gave up evaluating {candidate}: {exc.allowed_failures + 1} worker(s) died running it "
             f"(distributed.scheduler.allowed-failures = {exc.allowed_failures}); out of memory?"
         ) from None
     future.result()  # re-raises with the remote traceback
