@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -377,3 +378,19 @@ def test_thread_count_does_not_change_results(cohort: Cohort) -> None:
     three = scan(cohort, AssocConfig(exact_top=300, chunk_size=256, threads=3), variants=v)
     pd.testing.assert_frame_equal(one.table, three.table, check_exact=True)
     assert (one.table["test"] == "wald").sum() >= 300
+
+
+def test_exact_block_is_capped_in_cells(cohort: Cohort, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact refit's block shrinks as samples grow (bounded memory); its size changes only rounding.
+
+    (The batched Newton fits share BLAS calls across a block's variants, so the last bits may differ.)
+    """
+    scan_module = importlib.import_module("genopt.assoc.scan")
+    assert [scan_module.exact_block(n) for n in (500, 10_000, 50_000, 10**7)] == [256, 256, 51, 16]
+    v = np.arange(3000)
+    conf = AssocConfig(exact_top=300, chunk_size=1024, threads=1)
+    default = scan(cohort, conf, variants=v)
+    monkeypatch.setattr(scan_module, "EXACT_BLOCK_CELLS", 17 * cohort.n)  # blocks of 17 variants instead of 256
+    small = scan(cohort, conf, variants=v)
+    pd.testing.assert_frame_equal(default.table, small.table, check_exact=False, rtol=1e-12)
+    assert (small.table["test"] != "score").sum() >= 300

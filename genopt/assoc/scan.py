@@ -65,6 +65,12 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Largest exact-refit block in samples x variants (256 variants x 10,000 samples, ~340 MB of work arrays).
+EXACT_BLOCK_CELLS = 2_560_000
+#: Bounds of the exact-refit block in variants.
+EXACT_MIN_BLOCK, EXACT_MAX_BLOCK = 16, 256
+
+
 @dataclass(frozen=True, eq=False)
 class AssocResult:
     """Per-variant association statistics.
@@ -186,6 +192,16 @@ def score_chunk(
     }
 
 
+def exact_block(n_samples: int) -> int:
+    """Variants per block of the exact refit: 256, fewer when ``n_samples`` x 256 exceeds :data:`EXACT_BLOCK_CELLS`.
+
+    Each block's Newton fits hold ~15 float64 ``(n_samples, block)`` arrays,
+    so the block is capped in cells (samples x variants) rather than in
+    variants: ~340 MB per block at any number of samples (at least 16 variants).
+    """
+    return max(EXACT_MIN_BLOCK, min(EXACT_MAX_BLOCK, EXACT_BLOCK_CELLS // max(n_samples, 1)))
+
+
 def _design(
     cohort: Cohort,
     samples: npt.NDArray[np.intp],
@@ -252,8 +268,11 @@ def scan(
     holds about ``11 n c`` bytes per chunk (``n`` samples, ``c =
     chunk_size``: the int8 decode, a bool missing mask, an int8 temporary and
     one float64 work array); the exact refit reads its variants in blocks of
-    256 and holds about ``10 x 8 x 256 n`` bytes (~20 KB per sample); the
-    result columns take ~100 bytes per variant (plus the .bim table). With
+    :func:`exact_block` variants (256, fewer above 10,000 samples: at most
+    :data:`EXACT_BLOCK_CELLS` samples x variants) and holds about 130 bytes
+    per cell, ~340 MB per block whatever ``n`` (tracemalloc: 256 variants x
+    50,000 samples took 1.7 GB, 51 x 50,000 0.34 GB); the result columns
+    take ~100 bytes per variant (plus the .bim table). With
     ``config.threads`` = T, T chunks (and T exact blocks) are in flight at
     once, so the work arrays take T times as much. Measured (tracemalloc
     peak, one thread, 10,000 samples, 12 covariates, chunk 1024): 370 MB for
@@ -317,7 +336,7 @@ def scan(
     order = testable[np.argsort(p[testable], kind="stable")]
     pick = set(order[: config.exact_top].tolist()) | set(testable[p[testable] < config.exact_p].tolist())
     rows = np.array(sorted(pick), dtype=np.intp)
-    block = 256
+    block = exact_block(y.size)
     blocks = [rows[i : i + block] for i in range(0, rows.size, block)]
 
     def exact(r: npt.NDArray[np.intp]) -> VariantFit:
