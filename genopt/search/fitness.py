@@ -144,6 +144,13 @@ def _fit_std(x: npt.NDArray[np.float64]) -> _FoldStd:
     return _FoldStd(mean, sd)
 
 
+def _standardise_inplace(x: npt.NDArray[np.float64], std: _FoldStd) -> npt.NDArray[np.float64]:
+    """``(x - mean) / sd`` written over ``x`` (the same arithmetic as the out-of-place form); returns ``x``."""
+    x -= std.mean
+    x /= std.sd
+    return x
+
+
 def standardised_design(
     x_fit: npt.NDArray[np.float64], x_score: npt.NDArray[np.float64], n_covariates: int, cov_scale: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -223,7 +230,10 @@ class CVFitness:
     for all folds in one batched call (the intercept is ``ybar``: the
     training columns are centred), scores the validation rows with
     ``ybar + Zv_S b`` and takes the rank AUC. Memory: ``k (c+p)^2 + n (c+p)``
-    float64 (about 12 MB for 5 folds, 500 variants, 4,000 samples).
+    float64 (about 12 MB for 5 folds, 500 variants, 4,000 samples; 1 GB for
+    2,000 variants and 50,000 samples), plus one fold's standardised training
+    rows and a temporary of the same size while they are prepared (``2 n
+    (k-1)/k (c+p)`` float64, freed after).
     """
 
     def __init__(
@@ -398,18 +408,22 @@ class CVFitness:
         yv = np.full((k, nv_max), -1, dtype=np.int8)  # validation labels, -1 = padding
         scale = np.ones(q)
         scale[:c] = COVARIATE_SCALE
-        x = np.column_stack([self.C, self.G])
         for f, (t, v) in enumerate(self.folds):
-            std = _fit_std(x[t])
-            zt = (x[t] - std.mean) / std.sd
+            zt = self._design_rows(t)
+            std = _fit_std(zt)
+            _standardise_inplace(zt, std)
             yt = self.y[t]
             ybar[f] = yt.mean()
             gram[f] = zt.T @ zt
             zy[f] = zt.T @ (yt - ybar[f])
-            zvt[f, :, : v.size] = ((x[v] - std.mean) / std.sd).T
+            del zt
+            zvt[f, :, : v.size] = _standardise_inplace(self._design_rows(v), std).T
             yv[f, : v.size] = self.y[v]
-        del x
         return {"gram": gram, "zy": zy, "zvt": zvt, "ybar": ybar, "scale": scale, "yv": yv}
+
+    def _design_rows(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """``[C, G]`` of ``rows``, a new C-contiguous ``(rows, c + p)`` array."""
+        return np.column_stack([self.C[rows], self.G[rows]])
 
     def _ridge_fast(self, candidate: Candidate) -> npt.NDArray[np.float64]:
         fast = self._fast if self._fast is not None else self._prepare_fast()
