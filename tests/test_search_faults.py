@@ -43,7 +43,7 @@ import pytest
 from genopt.errors import GenoptError
 
 distributed = pytest.importorskip("distributed")
-
+import dask  # noqa: E402
 from test_search_parallel import BUDGET, assert_same_search, ga, pool_fitness  # noqa: E402
 
 from genopt.search.evaluate import DaskEvaluator, make_evaluator  # noqa: E402
@@ -132,15 +132,20 @@ class Cost(NamedTuple):
     scattered_again: bool  # whether the evaluator sent the fitness again after the kill
 
 
-def run_with_a_kill(tmp_path: Path, kill_all: bool) -> Cost:
-    """Search on a 2-worker cluster killing one (or both) workers; check the result and the cost."""
+def run_with_a_kill(tmp_path: Path, kill_all: bool, memory_manager: bool = True) -> Cost:
+    """Search on a 2-worker cluster killing one (or both) workers; check the result and the cost.
+
+    ``memory_manager``: whether dask's active memory manager runs (it drops
+    all copies of the scattered fitness but one between batches).
+    """
     serial = ga().run(pool_fitness(), BUDGET, seed=4)
     order = [e.candidate for e in serial.evaluations]
     trigger = order[BUDGET // 2 + 10]  # mid-search, in the middle of a generation of 20
     log = tmp_path / "evaluations.log"
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-    )
+    with dask.config.set({"distributed.scheduler.active-memory-manager.start": memory_manager}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        )
     try:
         with distributed.Client(cluster) as probe:
             pids = sorted(probe.run(os.getpid).values())
@@ -183,10 +188,12 @@ def run_with_a_kill(tmp_path: Path, kill_all: bool) -> Cost:
     return Cost(len(starts), len(first_runs), scattered_again)
 
 
-def test_a_worker_killed_mid_search_costs_only_its_evaluation(tmp_path: Path) -> None:
-    cost = run_with_a_kill(tmp_path, kill_all=False)
+@pytest.mark.parametrize("memory_manager", [False, True])
+def test_a_worker_killed_mid_search_costs_only_its_evaluation(tmp_path: Path, memory_manager: bool) -> None:
+    cost = run_with_a_kill(tmp_path, kill_all=False, memory_manager=memory_manager)
     assert cost.distinct == BUDGET and cost.executed == BUDGET + 1
-    assert not cost.scattered_again  # the surviving worker's copy of the fitness served
+    if not memory_manager:  # every worker kept its copy: the survivor's served, none was sent again
+        assert not cost.scattered_again
 
 
 def test_losing_every_worker_and_the_scattered_fitness_mid_search(tmp_path: Path) -> None:
@@ -215,8 +222,6 @@ def test_a_cluster_left_without_workers_is_an_error_not_a_hang(monkeypatch: pyte
 
 
 def test_a_candidate_that_keeps_killing_workers_is_an_error(tmp_path: Path) -> None:
-    import dask
-
     trigger = Candidate((3, 4), "ridge", (("alpha", 1.0),))
     fitness = DyingFitness(pool_fitness(), tmp_path / "log", trigger, tmp_path / "killed")
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):

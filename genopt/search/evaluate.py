@@ -27,7 +27,6 @@ computed in workers are not added to the main process's fitness cache.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import Any, Protocol
 
 from genopt.errors import GenoptError
@@ -166,29 +165,32 @@ class ProcessEvaluator:
 class DaskEvaluator:
     """Evaluate on a dask.distributed cluster.
 
-    ``fitness`` is scattered to every worker once (``broadcast=True``); each
+    ``fitness`` is scattered to every worker (``broadcast=True``); each
     candidate is one task (``pure=False``: unique keys) taking the scattered
-    future. Results are fetched as soon as each task finishes and the task
-    is then released, so no result of a batch waits on a worker for the
-    rest of the batch. ``owned`` objects (the client and a LocalCluster this
-    evaluator started) are closed by :meth:`close`.
+    future. dask's active memory manager, when running (its default; not
+    in the ``"local"`` cluster of :func:`make_evaluator`), soon drops all
+    copies but one, and a worker then fetches the fitness from another when
+    it first needs it. Results are fetched as soon as each task finishes
+    and the task is then released, so no result of a batch waits on a
+    worker for the rest of the batch. ``owned`` objects (the client and a
+    LocalCluster this evaluator started) are closed by :meth:`close`.
 
     When a worker dies (killed, out of memory, its machine lost), the
     scheduler re-runs the tasks it was running, or held unfetched results
-    of, on the other workers (or on the replacement a nanny starts; it
-    copies the fitness from a surviving worker). A lost worker therefore
+    of, on the other workers (or on the replacement a nanny starts, which
+    fetches the fitness from a worker holding it). A lost worker therefore
     costs only its own in-flight evaluations: the rest of the batch is not
     redone, the search does not restart, and the results are identical,
     since an evaluation is a pure function of the candidate and the
-    fitness. dask gives a task up once more workers than its
+    fitness. If the dead worker held the last copy of the fitness, its
+    tasks are cancelled, and this evaluator scatters the fitness again and
+    resubmits the unfinished candidates (at most :data:`MAX_RESCATTERS`
+    times per batch). dask gives a task up once more workers than its
     ``distributed.scheduler.allowed-failures`` setting (default 3) died
     while running it: a :class:`~genopt.errors.GenoptError` naming the
-    candidate.
-    If every worker holding the fitness dies, its tasks are cancelled and
-    this evaluator scatters the fitness again and resubmits the unfinished
-    candidates (at most :data:`MAX_RESCATTERS` times per batch). A cluster
-    left without workers for :data:`NO_WORKERS_TIMEOUT` seconds is a
-    GenoptError, not an endless wait.
+    candidate. A cluster left without workers for
+    :data:`NO_WORKERS_TIMEOUT` seconds, and a lost scheduler, are
+    GenoptErrors too, not endless waits.
     """
 
     def __init__(self, client: Any, fitness: _Fitness, owned: Sequence[Any] = ()) -> None:
@@ -224,34 +226,21 @@ class DaskEvaluator:
 
     def _evaluate(self, candidates: Sequence[Candidate], todo: Sequence[int]) -> dict[int, Evaluation]:
         """Results of ``candidates[i]`` for ``i`` in ``todo``, except those cancelled because the fitness was lost."""
+        from distributed import as_completed
+
         futures = self.client.map(
             _evaluate_with, [self._fitness] * len(todo), [candidates[i] for i in todo], pure=False
         )
         index = {future.key: i for future, i in zip(futures, todo, strict=True)}
         results: dict[int, Evaluation] = {}
-        pending = set(futures)
-        del futures
-        while pending:
-            done, pending = self._wait_for_some(pending)
-            for future in done:
+        for done in as_completed(futures, with_results=True, raise_errors=False).batches():
+            for future, result in done:
                 if future.status == "error":
                     _raise_failure(future, candidates[index[future.key]])
-            finished = {index[f.key]: f for f in done if f.status == "finished"}
-            if finished:  # a result lost meanwhile comes back None, and is resubmitted
-                fetched = self.client.gather(finished, errors="skip")
-                results.update({i: r for i, r in fetched.items() if r is not None})
-            for future in done:
+                if future.status == "finished":  # else cancelled with the lost fitness: left to map to resubmit
+                    results[index[future.key]] = result
                 future.release()
         return results
-
-    def _wait_for_some(self, pending: set[Any]) -> tuple[set[Any], set[Any]]:
-        """Wait until at least one of ``pending`` is no longer pending (finished, erred, cancelled, lost)."""
-        from distributed import CancelledError, wait
-
-        with suppress(CancelledError):  # tasks of a lost fitness: done, left to map to resubmit
-            wait(pending, return_when="FIRST_COMPLETED")
-        done = {future for future in pending if future.status != "pending"}
-        return done, pending - done
 
     def _no_workers(self) -> GenoptError:
         return GenoptError(f"the dask cluster at {self.address} has had no workers for {NO_WORKERS_TIMEOUT:g} s")
@@ -294,7 +283,9 @@ def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = Non
     scheduler
         None: local processes (:class:`ProcessEvaluator` for ``jobs > 1``);
         ``"local"``: a dask ``LocalCluster`` of ``jobs`` single-threaded
-        worker processes (no dashboard), closed with the evaluator; any other
+        worker processes (no dashboard, no active memory manager, so that
+        every worker keeps its copy of the fitness), closed with the
+        evaluator; any other
         string: the address of a running dask scheduler to connect to
         (waiting :data:`CONNECT_TIMEOUT`).
 
@@ -313,9 +304,12 @@ def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = Non
     except ImportError as exc:  # pragma: no cover - distributed is in the test extra
         raise GenoptError(f"scheduler {scheduler!r} needs dask.distributed: pip install 'genopt[dask]'") from exc
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        )
+        import dask
+
+        with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):  # keep the broadcast
+            cluster = LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            )
         client = Client(cluster)
         return DaskEvaluator(client, fitness, owned=[client, cluster])
     try:
