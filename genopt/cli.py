@@ -134,6 +134,7 @@ def _cmd_assoc(args: argparse.Namespace) -> None:
         n_pcs=args.pcs,
         out=out,
         exact_top=args.exact_top,
+        scheduler=args.scheduler,
     )
     table = result.table
     stem = out.with_suffix("") if out.suffix == ".tsv" else out
@@ -306,7 +307,14 @@ def _cmd_simulate_recombine(args: argparse.Namespace) -> None:
 def _cmd_run(args: argparse.Namespace) -> None:
     from genopt.pipeline import run_foundation
 
-    summary = run_foundation(Path(args.config), out=Path(args.out) if args.out else None)
+    summary = run_foundation(
+        Path(args.config),
+        out=Path(args.out) if args.out else None,
+        resume=args.resume,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
     report = summary.parent / "report.html"
     print(f"run finished: summary at {summary}" + (f", report at {report}" if report.is_file() else ""))
 
@@ -400,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of top screening variants given the exact Wald/Firth test",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the Manhattan and QQ plots")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="test the chunks on dask.distributed: a scheduler address, or 'local' (default: threads here); "
+        "workers must see the fileset",
+    )
 
     p = command(
         "search",
@@ -557,6 +571,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", _cmd_run, "run a whole workflow described by a TOML config")
     p.add_argument("config", metavar="CONFIG.toml")
     p.add_argument("--out", metavar="DIR", help="run directory (overrides the config's)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run: reuse its finished steps and the search's checkpoints (refused if the config "
+        "or inputs changed); the outputs equal an uninterrupted run's",
+    )
+    p.add_argument("--jobs", type=int, metavar="N", help="search worker processes (overrides [search] jobs)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the discovery scan and the search on dask.distributed: a scheduler address, or 'local' "
+        "(overrides [assoc] and [search] scheduler); results do not depend on it",
+    )
     return parser
 
 

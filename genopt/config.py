@@ -249,8 +249,16 @@ class AssocConfig:
     max_iter
         Iteration cap of the logistic and Firth fits.
     threads
-        Threads testing chunks at once (0: the cores this process may use).
-        Results do not depend on it.
+        Threads testing chunks at once (0: the cores this process may use);
+        with ``scheduler = "local"``, the number of dask workers. Results do
+        not depend on it.
+    scheduler
+        Test the chunks on dask.distributed instead (each worker reads its
+        chunks from the .bed, so the fileset must be on a file system every
+        worker sees): a scheduler address (``tcp://host:8786``), or
+        ``"local"`` for a LocalCluster on this machine. Results are identical
+        to the local run. Used by ``genopt run``'s discovery scan and
+        ``genopt assoc``.
     """
 
     n_pcs: int = 10
@@ -260,6 +268,7 @@ class AssocConfig:
     chunk_size: int = 1024
     max_iter: int = 25
     threads: int = 0
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ import json
 import logging
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,29 +32,21 @@ from sklearn.metrics import roc_auc_score
 from genopt import __version__
 from genopt.assoc.clump import clump, write_clumps
 from genopt.assoc.scan import scan, write_assoc
+from genopt.cluster import dask_client
 from genopt.cohort import Cohort
 from genopt.config import CohortSpec, RunConfig, SearchConfig, dump_config, load_config, to_dict
 from genopt.errors import GenoptError
 from genopt.harmonise import harmonise
 from genopt.io.atomic import write_text, write_tsv
-from genopt.qc import compute_qc
+from genopt.qc import QCResult, compute_qc
 from genopt.relatedness import find_overlap, write_overlap
+from genopt.resume import StepRecord, fingerprint
 from genopt.simulate import read_truth
-from genopt.structure import fit_pca, pca_variants
+from genopt.structure import PCAModel, PCAProjection, fit_pca, pca_variants
 
 log = logging.getLogger("genopt")
 
-
-@dataclass
-class _Timer:
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        log.info("- %s", name)
-        start = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - start, 3)
+_T = TypeVar("_T")
 
 
 def _resolve(spec: CohortSpec, base: Path, source: Path | None = None) -> CohortSpec:
@@ -230,6 +221,50 @@ def _replication_step(
     return {name: {k: r.summary.get(k) for k in keys} for name, r in results.items()}
 
 
+def _with_workers(config: RunConfig, jobs: int | None, scheduler: str | None) -> RunConfig:
+    """``config`` with ``--jobs`` / ``--scheduler`` applied to the search and the discovery scan."""
+    if scheduler is not None:
+        config = replace(config, assoc=replace(config.assoc, scheduler=scheduler))
+    if config.search is not None and (jobs is not None or scheduler is not None):
+        search = config.search
+        search = replace(search, jobs=search.jobs if jobs is None else jobs, scheduler=scheduler or search.scheduler)
+        config = replace(config, search=search)
+    return config
+
+
+def _result_settings(config: RunConfig) -> dict[str, Any]:
+    """The resolved config without the settings that leave every result alone (for :func:`fingerprint`)."""
+    settings = to_dict(config)
+    for key in ("out", "mlflow"):
+        settings.pop(key, None)
+    for key in ("threads", "scheduler"):
+        settings.get("assoc", {}).pop(key, None)
+    for key in ("jobs", "scheduler", "checkpoint_every"):
+        (settings.get("search") or {}).pop(key, None)
+    return settings
+
+
+class _Steps:
+    """Runs a pipeline's steps in order: logs each, keeps its compute time and its result for ``--resume``."""
+
+    def __init__(self, run_dir: Path, config: RunConfig, specs: list[CohortSpec], truth: str | None, resume: bool):
+        self.inputs = {str(p): _sha256(p) for p in _input_files(specs, truth)}
+        self.record = StepRecord(run_dir, fingerprint(_result_settings(config), self.inputs, __version__), resume)
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, compute: Callable[[], _T]) -> _T:
+        log.info("- %s", name)
+        value, self.seconds[name] = self.record.run(name, compute)
+        return value
+
+
+def _qc_step(cohort: Cohort, config: RunConfig, out_dir: Path) -> QCResult:
+    """QC of one cohort on its own genotypes (no phenotype), tables written into ``out_dir``."""
+    qc = compute_qc(cohort.fileset, config.qc, samples=cohort.sample_idx)
+    qc.write(out_dir)
+    return qc
+
+
 def search_discovery(
     spec: CohortSpec, config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = False
 ) -> tuple[dict[str, Any], Any]:
@@ -240,31 +275,29 @@ def search_discovery(
     search's files (:func:`genopt.search.study.search_and_export`),
     ``config.toml`` and ``manifest.json`` into ``run_dir``. Returns the search
     summary and the :class:`~genopt.search.study.Study`. ``resume`` continues
-    a killed run from its checkpoints (same result as an uninterrupted run);
-    ``progress`` shows progress bars on stderr.
+    a killed run from its finished steps and the search's checkpoints (same
+    result as an uninterrupted run); ``progress`` shows progress bars on stderr.
     """
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    timer = _Timer()
     started = datetime.now(UTC)
-    with timer.step("load cohort"):
-        cohort = _load_cohort(spec)
-    with timer.step("QC"):
-        qc = compute_qc(cohort.fileset, config.qc, samples=cohort.sample_idx)
-        qc.write(run_dir / "qc" / spec.name)
-        cohort = cohort.subset(np.isin(cohort.sample_idx, qc.kept_sample_idx), "failed sample QC")
-        if not qc.variant_pass.any():
-            raise GenoptError("no variant passes QC; loosen [qc] (maf, geno, hwe)", spec.bfile + ".bim")
-    with timer.step("search"):
-        summary, study = _search_step(cohort, qc.variant_pass, config, run_dir, resume, progress)
-    with timer.step("report"):
-        from genopt.report import build_report
-
-        summary["report"] = str(build_report(run_dir))
+    steps = _Steps(run_dir, config, [spec], None, resume)
+    cohort = _load_cohort(spec)
+    qc = steps("QC", lambda: _qc_step(cohort, config, run_dir / "qc" / spec.name))
+    cohort = cohort.subset(np.isin(cohort.sample_idx, qc.kept_sample_idx), "failed sample QC")
+    if not qc.variant_pass.any():
+        raise GenoptError("no variant passes QC; loosen [qc] (maf, geno, hwe)", spec.bfile + ".bim")
+    # The Study (with the fitted model) is what the caller prints from, so the search is never skipped: on
+    # resume it replays its own checkpoints instead.
+    log.info("- search")
+    start = time.perf_counter()
+    summary, study = _search_step(cohort, qc.variant_pass, config, run_dir, resume, progress)
+    steps.seconds["search"] = round(time.perf_counter() - start, 3)
+    summary["report"] = steps("report", lambda: _report_step(run_dir))
     summary["qc"] = qc.counts()
-    summary["timings_seconds"] = timer.seconds
+    summary["timings_seconds"] = steps.seconds
     write_text(run_dir / "config.toml", dump_config(config))
-    _write_manifest(run_dir, config, started, [spec], None, timer.seconds)
+    _write_manifest(run_dir, config, started, steps)
     if config.mlflow is not None:
         from genopt.tracking import log_run
 
@@ -272,14 +305,13 @@ def search_discovery(
     return summary, study
 
 
-def _write_manifest(
-    run_dir: Path,
-    config: RunConfig,
-    started: datetime,
-    specs: list[CohortSpec],
-    truth_path: str | None,
-    timings: dict[str, float],
-) -> None:
+def _report_step(run_dir: Path) -> str:
+    from genopt.report import build_report
+
+    return str(build_report(run_dir))
+
+
+def _write_manifest(run_dir: Path, config: RunConfig, started: datetime, steps: _Steps) -> None:
     manifest = {
         "genopt_version": __version__,
         "started": started.isoformat(),
@@ -287,22 +319,46 @@ def _write_manifest(
         "host": platform.node(),
         "seed": config.seed,
         "config": to_dict(config),
-        "inputs": {str(p): _sha256(p) for p in _input_files(specs, truth_path)},
+        "inputs": steps.inputs,
         "versions": _versions(),
-        "timings_seconds": timings,
+        "timings_seconds": steps.seconds,
+        "resumed_steps": steps.record.reused,
+        "how": "timings_seconds are each step's compute time, also for steps finished by an interrupted run and "
+        "reused by --resume (listed in resumed_steps)",
     }
     write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2))
 
 
-def run_foundation(config_path: Path, out: Path | None = None) -> Path:
-    """Run the foundation flow described by a TOML config; return the path of ``summary.md``.
+def run_foundation(
+    config_path: Path,
+    out: Path | None = None,
+    resume: bool = False,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """Run the whole flow described by a TOML config; return the path of ``summary.md``.
 
     Writes into the run directory: ``config.toml`` (resolved), ``manifest.json``
     (seed, input sha256, versions, step timings), ``qc/<cohort>/`` tables,
     ``pca/`` (discovery eigenvectors, projected held-out coordinates),
     ``harmonise/<cohort>.drops.tsv``, ``overlap/<cohort>.tsv``, ``assoc/``
-    (discovery scan, clumps, Manhattan and QQ plots),
-    ``summary.json`` and ``summary.md``.
+    (discovery scan, clumps, Manhattan and QQ plots), with a ``[search]``
+    table the search's hand-off files, ``replication/`` and ``report.html``,
+    then ``summary.json`` and ``summary.md``.
+
+    Parameters
+    ----------
+    resume
+        Reuse the steps an interrupted run of the same config and inputs
+        finished (``checkpoints/pipeline/``, :mod:`genopt.resume`) and continue
+        its search from its last checkpoint; the outputs equal an
+        uninterrupted run's.
+    jobs, scheduler
+        Override ``[search] jobs`` and ``scheduler`` (and run the discovery
+        scan on the same dask scheduler); results do not depend on them.
+    progress
+        Progress bar over the search on stderr.
     """
     config_path = Path(config_path)
     config = load_config(RunConfig, config_path)
@@ -313,112 +369,113 @@ def run_foundation(config_path: Path, out: Path | None = None) -> Path:
     names = [discovery.name] + [s.name for s in heldout]
     if len(set(names)) != len(names):
         raise GenoptError(f"cohort names must be unique, got {names}", config_path)
+    config = _with_workers(config, jobs, scheduler)
     truth_path = str((base / config.truth).resolve()) if config.truth else None
     run_dir.mkdir(parents=True, exist_ok=True)
-    timer = _Timer()
     started = datetime.now(UTC)
+    steps = _Steps(run_dir, config, [discovery, *heldout], truth_path, resume)
     summary: dict[str, Any] = {"run_dir": str(run_dir), "seed": config.seed, "cohorts": {}}
 
-    with timer.step("load cohorts"):
-        cohorts = {spec.name: _load_cohort(spec) for spec in [discovery, *heldout]}
-
-    qc_results = {}
-    with timer.step("QC"):
-        for name, cohort in list(cohorts.items()):
-            # Each cohort's QC sees only its own genotypes (no phenotype): it is
-            # not fitted to anything a held-out cohort is judged on.
-            qc = compute_qc(cohort.fileset, config.qc, samples=cohort.sample_idx)
-            qc.write(run_dir / "qc" / name)
-            qc_results[name] = qc
-            cohorts[name] = cohort.subset(np.isin(cohort.sample_idx, qc.kept_sample_idx), "failed sample QC")
-            summary["cohorts"][name] = {"outcome": _outcome_summary(cohorts[name]), "qc": qc.counts()}
+    cohorts = {spec.name: _load_cohort(spec) for spec in [discovery, *heldout]}
+    # Each cohort's QC sees only its own genotypes (no phenotype): it is not fitted to anything a held-out
+    # cohort is judged on.
+    qc_results = steps("QC", lambda: {n: _qc_step(c, config, run_dir / "qc" / n) for n, c in cohorts.items()})
+    for name, qc in qc_results.items():
+        cohorts[name] = cohorts[name].subset(np.isin(cohorts[name].sample_idx, qc.kept_sample_idx), "failed sample QC")
+        summary["cohorts"][name] = {"outcome": _outcome_summary(cohorts[name]), "qc": qc.counts()}
     disc = cohorts[discovery.name]
-    disc_qc = qc_results[discovery.name]
-    disc_pass = disc_qc.variant_pass
+    disc_pass = qc_results[discovery.name].variant_pass
 
-    with timer.step("harmonise and overlap"):
+    def harmonise_and_overlap() -> dict[str, dict[str, Any]]:
+        parts = {}
         for spec in heldout:
-            cohort = cohorts[spec.name]
             h = harmonise(
                 disc.fileset.variants[disc_pass].reset_index(drop=True),
-                cohort.fileset.variants,
-                ref_freq=disc_qc.a1_freq[disc_pass],
+                cohorts[spec.name].fileset.variants,
+                ref_freq=qc_results[discovery.name].a1_freq[disc_pass],
                 other_freq=qc_results[spec.name].a1_freq,
                 config=config.harmonise,
             )
             write_tsv(run_dir / "harmonise" / f"{spec.name}.drops.tsv", h.drops)
-            overlap = find_overlap(disc.fileset, cohort.fileset, config.overlap)
+            overlap = find_overlap(disc.fileset, cohorts[spec.name].fileset, config.overlap)
             write_overlap(overlap, run_dir / "overlap" / f"{spec.name}.tsv")
-            summary["cohorts"][spec.name]["harmonisation"] = h.counts()
-            summary["cohorts"][spec.name]["overlap_with_discovery"] = overlap.counts()
+            parts[spec.name] = {"harmonisation": h.counts(), "overlap_with_discovery": overlap.counts()}
+        return parts
 
-    with timer.step("PCA on discovery, projection of held-out cohorts"):
+    for name, part in steps("harmonise and overlap", harmonise_and_overlap).items():
+        summary["cohorts"][name].update(part)
+
+    def pca() -> tuple[PCAModel, dict[str, PCAProjection]]:
         keep = pca_variants(disc.fileset, config.pca, samples=disc.sample_idx, variants=disc_pass)
         model = fit_pca(disc.fileset, config.pca, samples=disc.sample_idx, variants=keep)
         model.save(run_dir / "pca" / "model.json")
         projections = {name: model.transform(cohort) for name, cohort in cohorts.items()}
         for name, projection in projections.items():
             write_tsv(run_dir / "pca" / f"{name}.eigenvec.tsv", projection.as_frame())
-            r_pc1 = float(np.corrcoef(projection.scores[:, 0], cohorts[name].y)[0, 1])
-            summary["cohorts"][name]["pc1_outcome_correlation"] = r_pc1
-        summary["pca"] = {
-            "n_variants": model.n_variants,
-            "n_pcs": model.n_pcs,
-            "fitted_on": discovery.name,
-            "how": f"MAF >= {config.pca.maf} among discovery's QC-passed variants, LD-pruned "
-            f"(--indep-pairwise {config.pca.prune.window}{'kb' if config.pca.prune.window_kb else ''} "
-            f"{config.pca.prune.step} {config.pca.prune.r2}), standardised, mean-imputed; "
-            "held-out cohorts are projected with the discovery loadings",
-        }
+        return model, projections
 
-    with timer.step("association scan and clumping on discovery"):
+    model, projections = steps("PCA on discovery, projection of held-out cohorts", pca)
+    for name, projection in projections.items():
+        r_pc1 = float(np.corrcoef(projection.scores[:, 0], cohorts[name].y)[0, 1])
+        summary["cohorts"][name]["pc1_outcome_correlation"] = r_pc1
+    summary["pca"] = {
+        "n_variants": model.n_variants,
+        "n_pcs": model.n_pcs,
+        "fitted_on": discovery.name,
+        "how": f"MAF >= {config.pca.maf} among discovery's QC-passed variants, LD-pruned "
+        f"(--indep-pairwise {config.pca.prune.window}{'kb' if config.pca.prune.window_kb else ''} "
+        f"{config.pca.prune.step} {config.pca.prune.r2}), standardised, mean-imputed; "
+        "held-out cohorts are projected with the discovery loadings",
+    }
+
+    def association() -> tuple[pd.DataFrame, dict[str, Any]]:
         k = min(config.assoc.n_pcs, model.n_pcs)
-        disc_pcs = projections[discovery.name].scores[:, :k]
-        result = scan(
-            disc,
-            config.assoc,
-            covariates=disc_pcs,
-            covariate_names=[f"PC{i + 1}" for i in range(k)],
-            variants=np.flatnonzero(disc_pass),
-        )
+        with dask_client(config.assoc.scheduler, config.assoc.threads) as client:
+            result = scan(
+                disc,
+                config.assoc,
+                covariates=projections[discovery.name].scores[:, :k],
+                covariate_names=[f"PC{i + 1}" for i in range(k)],
+                variants=np.flatnonzero(disc_pass),
+                client=client,
+            )
         write_assoc(result, run_dir / "assoc" / "discovery.tsv")
         clumps = clump(result.table, disc.fileset, config.clump, samples=disc.sample_idx)
         write_clumps(clumps, run_dir / "assoc" / "discovery.clumps.tsv")
-        summary["assoc"] = _assoc_summary(result.table, result.lambda_gc, len(clumps.index), config, k)
-        assoc_table = result.table
+        return result.table, _assoc_summary(result.table, result.lambda_gc, len(clumps.index), config, k)
 
-    if truth_path:
-        with timer.step("simulation truth"):
-            truth = read_truth(truth_path)
-            for name, cohort in cohorts.items():
-                summary["cohorts"][name]["oracle"] = _oracle_auc(cohort, truth)
-            summary["assoc"]["truth"] = _truth_recovery(assoc_table, truth)
+    assoc_table, summary["assoc"] = steps("association scan and clumping on discovery", association)
 
-    with timer.step("plots"):
+    truth = read_truth(truth_path) if truth_path else None
+    if truth is not None:
+        for name, cohort in cohorts.items():
+            summary["cohorts"][name]["oracle"] = _oracle_auc(cohort, truth)
+        summary["assoc"]["truth"] = _truth_recovery(assoc_table, truth)
+
+    def plots() -> None:
         from genopt.assoc.plots import manhattan_plot, qq_plot  # matplotlib only when plotting
 
-        causal = list(truth["rsid"]) if truth_path else None
+        causal = list(truth["rsid"]) if truth is not None else None
         manhattan_plot(assoc_table, run_dir / "assoc" / "discovery.manhattan.png", highlight=causal, title="discovery")
         qq_plot(assoc_table, run_dir / "assoc" / "discovery.qq.png", lambda_gc=summary["assoc"]["lambda_gc"])
 
+    steps("plots", plots)
+
     if config.search is not None:
-        with timer.step("search on discovery, final model, hand-off files"):
-            summary["search"], _ = _search_step(disc, disc_pass, config, run_dir)
+        summary["search"] = steps(
+            "search on discovery, final model, hand-off files",
+            lambda: _search_step(disc, disc_pass, config, run_dir, resume, progress)[0],
+        )
         if heldout:
-            with timer.step("replication on the held-out cohorts"):
-                summary["replication"] = _replication_step(
-                    {spec.name: cohorts[spec.name] for spec in heldout}, disc, config, run_dir
-                )
+            summary["replication"] = steps(
+                "replication on the held-out cohorts",
+                lambda: _replication_step({s.name: cohorts[s.name] for s in heldout}, disc, config, run_dir),
+            )
+        summary["report"] = steps("report", lambda: _report_step(run_dir))
 
-    if config.search is not None:
-        with timer.step("report"):
-            from genopt.report import build_report
-
-            summary["report"] = str(build_report(run_dir))
-
-    summary["timings_seconds"] = timer.seconds
+    summary["timings_seconds"] = steps.seconds
     write_text(run_dir / "config.toml", dump_config(config))
-    _write_manifest(run_dir, config, started, [discovery, *heldout], truth_path, timer.seconds)
+    _write_manifest(run_dir, config, started, steps)
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     report = run_dir / "summary.md"
     write_text(report, render_summary(summary))

@@ -201,7 +201,9 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
     config.write_text(config.read_text().replace("max_variants = 15", "max_variants = 9"))
     proc = subprocess.run(_search_cmd(config, out, "--resume"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
-    assert "checkpoints/search.json" in proc.stderr and "cannot resume" in proc.stderr
+    # The run directory's record of finished steps refuses first (the search checkpoint would refuse too).
+    assert "checkpoints/pipeline/fingerprint.json" in proc.stderr and "other inputs or settings" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_same_seed_same_files_for_one_or_two_workers(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from genopt.assoc.logistic import CHI2_MEDIAN_1DF, NullModel, VariantFit, fit_null, fit_variants, score_test
+from genopt.cluster import dask_client
 from genopt.cohort import Cohort
 from genopt.config import AssocConfig, PCAConfig
 from genopt.errors import GenoptError
@@ -397,7 +398,7 @@ def run_assoc(
     exact_top: int | None = None,
     config: AssocConfig | None = None,
     pca_config: PCAConfig | None = None,
-    client: Any = None,
+    scheduler: str | None = None,
 ) -> AssocResult:
     """Load a cohort, compute PCs on its samples, scan, and write the table (``genopt assoc``).
 
@@ -413,6 +414,9 @@ def run_assoc(
         Output TSV (see :func:`write_assoc`); None to only return.
     exact_top
         Overrides ``config.exact_top``.
+    scheduler
+        Overrides ``config.scheduler``: test the chunks on dask.distributed
+        (an address, or ``"local"``; :func:`genopt.cluster.connect`).
     """
     from dataclasses import replace
 
@@ -421,6 +425,8 @@ def run_assoc(
     config = config or AssocConfig()
     if exact_top is not None:
         config = replace(config, exact_top=int(exact_top))
+    if scheduler is not None:
+        config = replace(config, scheduler=scheduler)
     k = config.n_pcs if n_pcs is None else int(n_pcs)
     cohort = Cohort.from_files(bfile, pheno, pheno_name, covar, covar_names)
     pcs = None
@@ -429,7 +435,8 @@ def run_assoc(
         kept = pca_variants(cohort.fileset, pconf, samples=cohort.sample_idx)
         model = fit_pca(cohort.fileset, pconf, samples=cohort.sample_idx, variants=kept)
         pcs = model.scores  # rows = the cohort's samples, in its order
-    result = scan(cohort, config, covariates=pcs, client=client)
+    with dask_client(config.scheduler, config.threads) as client:
+        result = scan(cohort, config, covariates=pcs, client=client)
     if out is not None:
         write_assoc(result, out)
     return result

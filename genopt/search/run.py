@@ -780,11 +780,12 @@ def run_search(
             "GA first-generation members that hold the pool's best k variants by p (k log-spaced up to "
             "max_variants), after any warm-start candidates; the rest of the generation is random",
         ),
-        "todo": item(
-            "" if pool_per_fold else "run with pool_per_fold=True",
-            "" if pool_per_fold else "the inner CV AUC is optimistic because the pool was chosen on all search rows",
-        ),
     }
+    if not pool_per_fold:
+        summary["warning"] = item(
+            "the inner CV AUC is optimistic: the pool was chosen on all search rows, the CV folds' test rows included",
+            "set pool_per_fold = true to rebuild the pool inside every fold's training rows",
+        )
     outcome = SearchOutcome(
         pool=pool,
         chosen=chosen,

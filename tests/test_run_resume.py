@@ -1,0 +1,206 @@
+"""``genopt run`` killed at random points and resumed writes what an uninterrupted run writes (issue 7).
+
+A reduced copy of the bundled cohorts (every third variant plus the causal
+ones; 1,500 discovery and 500 + 500 held-out people) keeps one whole run near
+20 seconds. The same run is killed (SIGKILL, no clean-up) during the
+discovery scan, the search, the replication and the report, resumed with
+``--resume`` after each kill, and finally compared file by file with an
+uninterrupted run: equal apart from timings, timestamps and the run
+directory's path. After every kill every output file present must parse
+completely (write then rename: nothing half-written is ever in place).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from genopt.io.plink import open_plink, write_plink
+from genopt.simulate import read_truth
+
+DATA = REPO / "data"
+
+#: (step log line prefix, largest random delay in seconds after it appears before SIGKILL)
+KILL_POINTS = [
+    ("association scan", 0.3),
+    ("search on discovery", 4.0),
+    ("replication on the held-out cohorts", 1.5),
+    ("report", 0.2),
+]
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small workflow on reduced copies of the bundled cohorts; returns its TOML."""
+    folder = tmp_path_factory.mktemp("resume")
+    causal = set(read_truth(DATA / "truth.tsv")["rsid"])
+    for name, n in (("discovery", 1500), ("heldout_a", 500), ("heldout_b", 500)):
+        fileset = open_plink(DATA / name)
+        ids = fileset.variants["id"]
+        keep = (np.arange(len(ids)) % 3 == 0) | ids.isin(causal).to_numpy()
+        write_plink(folder / name, fileset, variant_idx=np.flatnonzero(keep), sample_idx=np.arange(n))
+    cohorts = []
+    for table, name in (("discovery", "discovery"), ("[heldout]", "heldout_a"), ("[heldout]", "heldout_b")):
+        cohorts.append(
+            f'[{table}]\nname = "{name}"\nbfile = "{folder / name}"\npheno = "{DATA / name}.pheno.tsv"\n'
+            f'pheno_name = "cooperate"\ncovar = "{DATA / name}.covar.tsv"\ncovar_names = ["sex", "age"]\n'
+            "allow_ungenotyped = true\n"  # the phenotype files list the people left out of the reduced copy
+        )
+    config = folder / "small.toml"
+    config.write_text(
+        f'out = "run"\nseed = 7\ntruth = "{DATA / "truth.tsv"}"\n\n'
+        + "\n".join(cohorts)
+        + '\n[qc]\nhwe = "off"\n\n[pca]\nn_pcs = 4\n\n[pool]\nmax_size = 60\n\n'
+        '[search]\nbudget = 120\npopulation = 16\nfolds = 3\nfamilies = ["ridge", "logistic_l2"]\n'
+        "checkpoint_every = 1\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def _genopt(config: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "genopt.cli", "run", str(config), "--out", str(out), *extra]
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
+
+
+def _run_and_kill(config: Path, out: Path, step: str, delay: float, resume: bool) -> list[str]:
+    """Run (or resume) until ``step`` starts, SIGKILL ``delay`` seconds later; return the stderr lines seen."""
+    proc = _genopt(config, out, *(["--resume"] if resume else []))
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line.rstrip("\n"))
+        if line.startswith(f"- {step}"):
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=600)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill during {step!r}:\n" + "\n".join(lines)
+    return lines
+
+
+def _finished_steps(out: Path) -> set[str]:
+    return {p.stem for p in (out / "checkpoints" / "pipeline").glob("*.pkl")}
+
+
+def _slug(step: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
+
+
+def _check_complete(path: Path) -> None:
+    """Fail if a file in place is truncated or half-written (it must parse whole)."""
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        json.loads(data)
+    elif path.suffix in (".tsv", ".txt"):
+        assert data.endswith(b"\n"), path
+        if path.suffix == ".tsv":
+            table = pd.read_csv(path, sep="\t")
+            assert len(table.columns) >= 1, path
+    elif path.suffix == ".png":
+        assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82"), path
+    elif path.suffix == ".html":
+        assert data.rstrip().endswith(b"</html>"), path
+    elif path.suffix == ".pkl":
+        pickle.loads(data)
+    elif path.suffix in (".bed", ".toml", ".yaml", ".md"):
+        assert data, path
+
+
+def _outputs(out: Path) -> dict[str, Path]:
+    """Output files by path relative to the run directory (checkpoints and temporaries left out)."""
+    return {
+        str(p.relative_to(out)): p
+        for p in out.rglob("*")
+        if p.is_file() and p.relative_to(out).parts[0] != "checkpoints" and not p.name.endswith(".tmp")
+    }
+
+
+def _drop_times(doc: object) -> object:
+    if isinstance(doc, dict):
+        drop = {"timings_seconds", "started", "finished", "resumed_steps", "how"}
+        return {k: _drop_times(v) for k, v in doc.items() if k not in drop}
+    if isinstance(doc, list):
+        return [_drop_times(v) for v in doc]
+    return doc
+
+
+def _normalised(path: Path, run_dir: Path) -> object:
+    """The file's content without timings, timestamps and the run directory's own path."""
+    text = path.read_bytes()
+    if path.suffix in (".png", ".bed", ".pkl"):
+        return text
+    content = text.decode("utf-8").replace(str(run_dir), "RUN")
+    if path.suffix == ".json":
+        return _drop_times(json.loads(content))
+    if path.name == "history.tsv":
+        return pd.read_csv(path, sep="\t").drop(columns="seconds").to_csv(sep="\t")
+    if path.name == "summary.md":
+        return content.split("## Timings")[0]
+    return content
+
+
+def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "uninterrupted"
+    done = subprocess.run(
+        [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(reference)],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    rng = np.random.default_rng(int(os.environ.get("GENOPT_KILL_SEED", "2026")))
+    killed = tmp_path / "killed"
+    interrupted = []
+    for i, (step, max_delay) in enumerate(KILL_POINTS):
+        delay = float(rng.uniform(0, max_delay))
+        _run_and_kill(workflow, killed, step, delay, resume=i > 0)
+        finished = _finished_steps(killed)
+        assert _slug(step) not in finished, f"the kill {delay:.2f} s into {step!r} came after the step finished"
+        interrupted.append((step, round(delay, 2), sorted(finished)))
+        for path in killed.rglob("*"):
+            if path.is_file() and not path.name.endswith(".tmp"):
+                _check_complete(path)
+    final = subprocess.run(
+        [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(killed), "--resume"],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert final.returncode == 0, final.stderr
+    assert not list(killed.rglob("*.tmp")), "temporaries of the killed writers are left"
+
+    manifest = json.loads((killed / "manifest.json").read_text())
+    reused = manifest["resumed_steps"]
+    assert "QC" in reused and "search on discovery, final model, hand-off files" in reused, interrupted
+    ref_files, got_files = _outputs(reference), _outputs(killed)
+    assert sorted(ref_files) == sorted(got_files)
+    differ = [
+        name for name in ref_files
+        if _normalised(ref_files[name], reference) != _normalised(got_files[name], killed)
+    ]  # fmt: skip
+    assert not differ, f"files differ from the uninterrupted run: {differ} (kills: {interrupted})"
+
+
+def test_resume_refuses_a_run_directory_of_other_settings(workflow: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _run_and_kill(workflow, out, "PCA", 0.0, resume=False)
+    other = tmp_path / "other.toml"
+    other.write_text(workflow.read_text().replace("seed = 7", "seed = 8"))
+    done = subprocess.run(
+        [sys.executable, "-m", "genopt.cli", "run", str(other), "--out", str(out), "--resume"],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("genopt: error:") and "other inputs or settings" in lines[-1], done.stderr
+    assert "fingerprint.json" in lines[-1] and "Traceback" not in done.stderr
