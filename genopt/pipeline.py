@@ -281,8 +281,8 @@ def search_discovery(
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    steps = _Steps(run_dir, config, [spec], None, resume)
     cohort = _load_cohort(spec)
+    steps = _Steps(run_dir, config, [spec], None, resume)
     qc = steps("QC", lambda: _qc_step(cohort, config, run_dir / "qc" / spec.name))
     cohort = cohort.subset(np.isin(cohort.sample_idx, qc.kept_sample_idx), "failed sample QC")
     if not qc.variant_pass.any():
@@ -373,10 +373,9 @@ def run_foundation(
     truth_path = str((base / config.truth).resolve()) if config.truth else None
     run_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
+    cohorts = {spec.name: _load_cohort(spec) for spec in [discovery, *heldout]}
     steps = _Steps(run_dir, config, [discovery, *heldout], truth_path, resume)
     summary: dict[str, Any] = {"run_dir": str(run_dir), "seed": config.seed, "cohorts": {}}
-
-    cohorts = {spec.name: _load_cohort(spec) for spec in [discovery, *heldout]}
     # Each cohort's QC sees only its own genotypes (no phenotype): it is not fitted to anything a held-out
     # cohort is judged on.
     qc_results = steps("QC", lambda: {n: _qc_step(c, config, run_dir / "qc" / n) for n, c in cohorts.items()})

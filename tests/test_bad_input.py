@@ -12,10 +12,11 @@ outcomes:
   independent expectation: the genotypes written, or a pure-Python decoding of
   the .bed bytes.
 
-Known blind spot, not tested here: a .fam whose line count is off by less than
-the 4-sample padding of the last .bed byte cannot be detected from the file
-sizes (PLINK has the same one; see ``genopt.io.plink._open_bed``), so the .fam
-line-count cases below only use counts the sizes can reveal.
+A .fam whose line count is off by less than the 4-sample padding of the last
+.bed byte cannot be detected from the file sizes (PLINK has the same blind
+spot), so the .fam line-count cases below only use counts the sizes can
+reveal; ``genopt.io.plink._check_sample_count`` probes the genotypes for the
+rest (tested on real genotypes in ``tests/test_plink_io.py``).
 """
 
 from __future__ import annotations

@@ -519,3 +519,54 @@ def test_decoder_paths_agree(hm3_prefix: Path, n_samples_sel: int | None) -> Non
     assert np.array_equal(np.isnan(got32), expect < 0)
     assert np.array_equal(got32[expect >= 0], expect[expect >= 0].astype(np.float32))
     assert np.array_equal(fs.read(variants, samples, dtype=np.float64), got32.astype(np.float64), equal_nan=True)
+
+
+# --------------------------------------------------------------------------- .fam off by less than a byte
+
+
+@pytest.fixture(scope="module")
+def fileset_1002(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,002 real people x 400 variants: 251 bytes per variant, 2 unused 2-bit slots in the last byte."""
+    from conftest import REPO
+
+    prefix = tmp_path_factory.mktemp("fam_off") / "c"
+    source = open_plink(REPO / "data" / "discovery")
+    write_plink(prefix, source, variant_idx=np.arange(0, 14000, 35), sample_idx=np.arange(1002))
+    return prefix
+
+
+def _copy_with_fam(prefix: Path, folder: Path, fam_lines: list[str]) -> Path:
+    out = folder / "c"
+    for ext in (".bed", ".bim"):
+        out.with_suffix(ext).write_bytes(prefix.with_suffix(ext).read_bytes())
+    out.with_suffix(".fam").write_text("".join(fam_lines))
+    return out
+
+
+def test_fam_with_a_phantom_last_person_is_refused(fileset_1002: Path, tmp_path: Path) -> None:
+    """One extra .fam line fits the .bed size; the extra person would read the zero padding (all hom A1)."""
+    lines = fileset_1002.with_suffix(".fam").read_text().splitlines(keepends=True)
+    prefix = _copy_with_fam(fileset_1002, tmp_path, [*lines, "X1 X1 0 0 1 -9\n"])
+    with pytest.raises(GenoptError) as err:
+        open_plink(prefix)
+    message = str(err.value)
+    assert "c.bed" in message and "X1 X1, line 1003" in message and "lists more people (1003)" in message
+    assert "\n" not in message
+
+
+def test_fam_short_of_the_bed_gives_a_warning_and_the_listed_genotypes(
+    fileset_1002: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One .fam line fewer also fits the size; the real last person's codes sit in the padding bits."""
+    lines = fileset_1002.with_suffix(".fam").read_text().splitlines(keepends=True)
+    prefix = _copy_with_fam(fileset_1002, tmp_path, lines[:-1])
+    with caplog.at_level("WARNING", logger="genopt"):
+        short = open_plink(prefix)
+    assert "may list fewer people than the .bed holds" in caplog.text and "c.fam" in caplog.text
+    np.testing.assert_array_equal(short.read_int8(), open_plink(fileset_1002).read_int8()[:-1])
+
+
+def test_fitting_fam_gives_neither_warning_nor_error(fileset_1002: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="genopt"):
+        open_plink(fileset_1002)
+    assert not caplog.records

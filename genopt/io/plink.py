@@ -24,6 +24,7 @@ missing, ``10`` = heterozygous, ``11`` = homozygous A2.
 from __future__ import annotations
 
 import csv
+import logging
 import mmap
 import os
 import re
@@ -40,7 +41,14 @@ import pandas as pd
 from genopt.errors import GenoptError
 from genopt.io.atomic import atomic_paths
 
+log = logging.getLogger("genopt")
+
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
+#: Variants (evenly spaced) whose records :func:`open_plink` probes for a .fam that does not fit the .bed.
+PROBE_VARIANTS = 256
+#: Probed variants, not homozygous A1 in most people, that must all be homozygous A1 in the last .fam person
+#: before she is taken for padding read as a person (a real person: chance below 0.5 ** this).
+PHANTOM_MIN_VARIANTS = 50
 #: Variant columns of :attr:`PlinkFileset.variants`, in .bim order.
 BIM_COLUMNS = ["chrom", "id", "cm", "pos", "a1", "a2"]
 #: Sample columns of :attr:`PlinkFileset.samples`, in .fam order.
@@ -513,7 +521,8 @@ def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uin
 
     A .fam whose line count is off by less than the 4-sample padding of the
     last byte (e.g. 958 lines for a 957-sample .bed) cannot be detected from
-    the size; PLINK has the same blind spot.
+    the size (PLINK has the same blind spot); :func:`_check_sample_count`
+    probes the genotypes for it.
     """
     if not path.exists():
         raise GenoptError(".bed file not found", path)
@@ -548,14 +557,60 @@ def _open_bed(path: Path, n_samples: int, n_variants: int) -> npt.NDArray[np.uin
     return np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(n_variants, bytes_per_variant))
 
 
+def _check_sample_count(bed: npt.NDArray[np.uint8], samples: pd.DataFrame, path: Path) -> None:
+    """Probe the .bed for a .fam off by fewer people than the padding of each variant's last byte.
+
+    The size check cannot see such a .fam (PLINK cannot either). Of
+    :data:`PROBE_VARIANTS` evenly spaced variants:
+
+    * a .fam with **too many** lines makes its last person(s) read the zero
+      padding bits, i.e. homozygous A1 with no missing call at every
+      variant: refused when the last person is so at every one of at least
+      :data:`PHANTOM_MIN_VARIANTS` probed variants where fewer than half of
+      the others are (possible only when that person's 2-bit slot would be
+      padding of a one-line-shorter .fam, i.e. ``n % 4 != 1``);
+    * a .fam with **too few** lines leaves the real last people's codes in
+      what is read as padding, which PLINK writes as zeros: non-zero padding
+      bits are logged as a warning (PLINK ignores them, and so does the
+      decoder: the listed people's genotypes are read as usual).
+    """
+    n_var, n = bed.shape[0], len(samples)
+    if n_var == 0 or n == 0:
+        return
+    rows = np.unique(np.linspace(0, n_var - 1, num=min(n_var, PROBE_VARIANTS)).astype(np.intp))
+    block = np.asarray(bed[rows])
+    fam = path.with_suffix(".fam").name
+    slack = -n % 4
+    if slack and np.any(block[:, -1] >> (2 * (4 - slack))):
+        junk = int(np.count_nonzero(block[:, -1] >> (2 * (4 - slack))))
+        log.warning(
+            "%s: %d of %d probed variants have non-zero padding bits after the last of %d people in %s (PLINK "
+            "writes zeros there): %s may list fewer people than the .bed holds",
+            path, junk, len(rows), n, fam, fam,
+        )  # fmt: skip
+    if n % 4 == 1 or n < 2:
+        return
+    g = decode_bed(block, n)
+    informative = (g[:, :-1] == 2).mean(axis=1) < 0.5
+    if informative.sum() >= PHANTOM_MIN_VARIANTS and np.all(g[informative, -1] == 2):
+        last = samples.iloc[-1]
+        raise GenoptError(
+            f"the last person in {fam} ({last['fid']} {last['iid']}, line {n}) is homozygous A1 with no missing "
+            f"call at all {int(informative.sum())} probed variants where most people are not: that is the .bed's "
+            f"zero padding read as a person, so {fam} lists more people ({n}) than the .bed holds",
+            path,
+        )
+
+
 def open_plink(prefix: str | Path) -> PlinkFileset:
     """Open a PLINK 1 fileset by prefix, validating all three files.
 
     Raises
     ------
     GenoptError
-        A file is missing, malformed, empty, has duplicate sample IDs, or the
-        .bed size does not fit the .bim and .fam line counts.
+        A file is missing, malformed, empty, has duplicate sample IDs, the
+        .bed size does not fit the .bim and .fam line counts, or the .fam's
+        last person is the .bed's padding (:func:`_check_sample_count`).
     """
     prefix = Path(prefix)
     if prefix.suffix in (".bed", ".bim", ".fam"):
@@ -564,6 +619,7 @@ def open_plink(prefix: str | Path) -> PlinkFileset:
     variants = read_bim(stem + ".bim")
     samples = read_fam(stem + ".fam")
     bed = _open_bed(Path(stem + ".bed"), len(samples), len(variants))
+    _check_sample_count(bed, samples, Path(stem + ".bed"))
     return PlinkFileset(prefix=prefix, variants=variants, samples=samples, _bed=bed)
 
 
