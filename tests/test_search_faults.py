@@ -16,8 +16,8 @@ kill on a worker that was killed; and there are at most as many re-executed
 candidates as killed workers (each single-threaded worker had one
 evaluation running when it died). Had the search restarted, or the
 generation been redone, or the dead worker's finished results of that
-generation been recomputed (as before results were fetched one by one:
-6 of them in the first test), these would fail. The search's evaluations,
+generation been recomputed (as when results were gathered once the whole
+batch had finished: 6 more in one run of the first test), these would fail. The search's evaluations,
 best and chosen candidates are those of the serial run.
 
 What cannot be survived ends in a one-line GenoptError, not a hang: a
@@ -200,6 +200,18 @@ def test_losing_every_worker_and_the_scattered_fitness_mid_search(tmp_path: Path
     cost = run_with_a_kill(tmp_path, kill_all=True)
     assert cost.distinct == BUDGET and BUDGET + 1 <= cost.executed <= BUDGET + 2
     assert cost.scattered_again
+
+
+def test_the_local_cluster_keeps_a_copy_of_the_fitness_on_every_worker() -> None:
+    evaluator = make_evaluator(pool_fitness(), jobs=2, scheduler="local")
+    try:
+        assert isinstance(evaluator, DaskEvaluator)
+        evaluator.map([Candidate((i, i + 1), "ridge", (("alpha", 1.0),)) for i in range(8)])
+        time.sleep(3)  # > the memory manager's 2 s interval, had it run
+        held = evaluator.client.has_what()
+    finally:
+        evaluator.close()
+    assert len(held) == 2 and all(len(keys) == 1 for keys in held.values())  # the fitness, results released
 
 
 # ---------------------------------------------------------------- what cannot be survived: one-line errors

@@ -10,7 +10,8 @@ evaluator and any number of workers.
 
 The fitness object (e.g. :class:`~genopt.search.fitness.CVFitness`, which
 holds the pool genotype matrix) is sent to each worker once, when the
-evaluator starts, never with each candidate. Evaluations run with BLAS
+evaluator starts (on a dask cluster: see :class:`DaskEvaluator`), never
+with each candidate. Evaluations run with BLAS
 single-threaded (threadpoolctl), in the workers and in this process alike:
 ``jobs`` workers use ``jobs`` cores, and no evaluator splits a BLAS sum
 differently from another.
@@ -182,8 +183,9 @@ class DaskEvaluator:
     costs only its own in-flight evaluations: the rest of the batch is not
     redone, the search does not restart, and the results are identical,
     since an evaluation is a pure function of the candidate and the
-    fitness. If the dead worker held the last copy of the fitness, its
-    tasks are cancelled, and this evaluator scatters the fitness again and
+    fitness. If the dead worker held the last copy of the fitness, the
+    batch's unfinished tasks are cancelled (one running on another worker
+    is then repeated too), and this evaluator scatters the fitness again and
     resubmits the unfinished candidates (at most :data:`MAX_RESCATTERS`
     times per batch). dask gives a task up once more workers than its
     ``distributed.scheduler.allowed-failures`` setting (default 3) died
