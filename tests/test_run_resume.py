@@ -130,7 +130,7 @@ def _outputs(out: Path) -> dict[str, Path]:
 
 def _drop_times(doc: object) -> object:
     if isinstance(doc, dict):
-        drop = {"timings_seconds", "started", "finished", "resumed_steps", "how"}
+        drop = {"timings_seconds", "started", "finished", "resumed_steps", "how", "scheduler"}
         return {k: _drop_times(v) for k, v in doc.items() if k not in drop}
     if isinstance(doc, list):
         return [_drop_times(v) for v in doc]
@@ -138,7 +138,7 @@ def _drop_times(doc: object) -> object:
 
 
 def _normalised(path: Path, run_dir: Path) -> object:
-    """The file's content without timings, timestamps and the run directory's own path."""
+    """The file's content without timings, timestamps, the scheduler used and the run directory's own path."""
     text = path.read_bytes()
     if path.suffix in (".png", ".bed", ".pkl"):
         return text
@@ -149,17 +149,33 @@ def _normalised(path: Path, run_dir: Path) -> object:
         return pd.read_csv(path, sep="\t").drop(columns="seconds").to_csv(sep="\t")
     if path.name == "summary.md":
         return content.split("## Timings")[0]
+    if path.suffix == ".toml":  # where the work ran is not a result
+        return [line for line in content.splitlines() if not line.startswith("scheduler")]
     return content
 
 
-def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, tmp_path: Path) -> None:
-    reference = tmp_path / "uninterrupted"
+@pytest.fixture(scope="module")
+def reference(workflow: Path) -> Path:
+    """The workflow run once, uninterrupted, on this machine without dask."""
+    out = workflow.parent / "uninterrupted"
     done = subprocess.run(
-        [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(reference)],
+        [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(out)],
         capture_output=True, text=True, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    return out
 
+
+def _differing_files(reference: Path, other: Path) -> list[str]:
+    ref_files, got_files = _outputs(reference), _outputs(other)
+    assert sorted(ref_files) == sorted(got_files)
+    return [
+        name for name in ref_files
+        if _normalised(ref_files[name], reference) != _normalised(got_files[name], other)
+    ]  # fmt: skip
+
+
+def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, reference: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(int(os.environ.get("GENOPT_KILL_SEED", "2026")))
     killed = tmp_path / "killed"
     interrupted = []
@@ -182,13 +198,48 @@ def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, tmp_pat
     manifest = json.loads((killed / "manifest.json").read_text())
     reused = manifest["resumed_steps"]
     assert "QC" in reused and "search on discovery, final model, hand-off files" in reused, interrupted
-    ref_files, got_files = _outputs(reference), _outputs(killed)
-    assert sorted(ref_files) == sorted(got_files)
-    differ = [
-        name for name in ref_files
-        if _normalised(ref_files[name], reference) != _normalised(got_files[name], killed)
-    ]  # fmt: skip
+    differ = _differing_files(reference, killed)
     assert not differ, f"files differ from the uninterrupted run: {differ} (kills: {interrupted})"
+
+
+def test_run_on_an_external_dask_cluster_writes_the_local_outputs(
+    workflow: Path, reference: Path, tmp_path: Path
+) -> None:
+    """The README's recipe: ``dask scheduler`` + ``dask worker`` processes, then ``genopt run --scheduler``."""
+    pytest.importorskip("distributed")
+    dask = Path(sys.executable).parent / "dask"
+    if not dask.exists():
+        pytest.skip("the dask command is not installed beside this Python")
+    info = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [str(dask), "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    workers = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        workers = subprocess.Popen(
+            [str(dask), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        out = tmp_path / "on_dask"
+        done = subprocess.run(
+            [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(out), "--scheduler", address],
+            capture_output=True, text=True, cwd=REPO, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    finally:
+        for proc in (workers, scheduler):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    used = [line for line in (out / "config.toml").read_text().splitlines() if line.startswith("scheduler")]
+    assert used == [f'scheduler = "{address}"'] * 2, used  # [assoc] and [search]
+    differ = _differing_files(reference, out)
+    assert not differ, f"files differ from the local run: {differ}"
 
 
 def test_resume_refuses_a_run_directory_of_other_settings(workflow: Path, tmp_path: Path) -> None:

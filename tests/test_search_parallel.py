@@ -9,6 +9,7 @@ logistic regression.
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,13 +36,18 @@ class CountingFitness(CVFitness):
         return self.__dict__.copy()
 
 
-def pool_fitness(cls: type[CVFitness] = CVFitness) -> CVFitness:
+def pool_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Genotypes (300 x 40, 5 causal), covariates, outcome and 3 stratified folds."""
     rng = np.random.default_rng(7)
     n, p = 300, 40
     g = rng.binomial(2, 0.3, size=(n, p)).astype(np.float64)
     liability = (g[:, [2, 9, 17, 23, 31]] - 0.6).sum(axis=1) + rng.normal(0, 1.2, n)
     y = (liability > np.median(liability)).astype(int)
-    return cls(g, rng.normal(size=(n, 2)), y, make_folds(y, k=3, seed=0), seed=0)
+    return g, rng.normal(size=(n, 2)), y, make_folds(y, k=3, seed=0)
+
+
+def pool_fitness(cls: type[CVFitness] = CVFitness) -> CVFitness:
+    return cls(*pool_data(), seed=0)
 
 
 def space() -> SearchSpace:
@@ -180,3 +186,40 @@ def test_an_unreachable_scheduler_is_a_user_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(evaluate, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(GenoptError, match=r"cannot connect to the dask scheduler 'tcp://127\.0\.0\.1:9'"):
         make_evaluator(pool_fitness(), 2, "tcp://127.0.0.1:9")
+
+
+def fold_pool_fitness() -> Any:
+    """A per-fold-pool fitness whose columns 30-39 are in no fold's pool (as whole-part pool variants can be):
+    candidates that differ only there are fitted identically in every fold."""
+    from genopt.search.run import FoldPoolFitness
+
+    in_pool = np.random.default_rng(3).random((3, 40)) < 0.7
+    in_pool[:, 30:] = False
+    g, covariates, y, folds = pool_data()
+    return FoldPoolFitness(g, covariates, y, folds, in_pool, seed=0)
+
+
+class FreshWorkerEvaluator:
+    """Evaluates every batch on a new copy of the fitness, as a worker that joined a dask cluster just now."""
+
+    def __init__(self, fitness: Any) -> None:
+        self._state = pickle.dumps(fitness)
+
+    def map(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
+        worker = pickle.loads(self._state)
+        return [worker.evaluate(c) for c in candidates]
+
+    def close(self) -> None:
+        pass
+
+
+def test_equivalent_candidates_count_the_same_whatever_the_workers_have_cached() -> None:
+    """Workers cannot see this process's fitness cache; equivalents are served here, so the search is the same."""
+    serial = ga().run(fold_pool_fitness(), BUDGET, seed=4)
+    assert sum(e.cached for e in serial.evaluations) >= 2, "the setting should produce equivalent candidates"
+    fresh = ga().run(fold_pool_fitness(), BUDGET, seed=4, evaluator=FreshWorkerEvaluator(fold_pool_fitness()))
+    assert_same_search(serial, fresh)
+    fitness = fold_pool_fitness()
+    with ProcessEvaluator(fitness, jobs=2) as evaluator:
+        two = ga().run(fitness, BUDGET, seed=4, evaluator=evaluator)
+    assert_same_search(serial, two)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -132,7 +132,9 @@ class BudgetedFitness:
     Parameters
     ----------
     fitness
-        Object with ``evaluate(candidate) -> Evaluation``.
+        Object with ``evaluate(candidate) -> Evaluation``, and optionally
+        ``equivalence_key(candidate) -> Hashable``: candidates with equal keys
+        have equal fold AUCs (default: the candidate itself).
     budget
         Maximum number of evaluations that fit models (``cached`` False).
     evaluator
@@ -173,6 +175,8 @@ class BudgetedFitness:
         self.evaluations = 0
         self.cache_hits = 0
         self.seen: dict[Candidate, Evaluation] = {}
+        self._key: Callable[[Candidate], Hashable] = getattr(fitness, "equivalence_key", lambda c: c)
+        self._by_key: dict[Hashable, Evaluation] = {}
         self._replay = list(replay)
         self._replay_source = replay_source
 
@@ -196,12 +200,17 @@ class BudgetedFitness:
         """Evaluate a generation's candidates; None where the budget was spent.
 
         The outcome (results, counters, order of :attr:`seen`) is that of
-        requesting the candidates one by one in order: a candidate seen
-        before, or repeated within the batch, is a cache hit; each new one is
+        requesting the candidates one by one in order, in this process: a
+        candidate seen before, or repeated within the batch, is a cache hit,
+        and so is one the fitness declares equivalent to an evaluated one
+        (same ``fitness.equivalence_key``, e.g. the same variants in every
+        fold's pool), served with that one's fold AUCs; each other new one is
         evaluated while evaluations < budget, else gets None. The new ones
         are evaluated in one :meth:`Evaluator.map` call (more only when the
         fitness answers some from its own cache, which frees budget for the
         next ones, or when replayed results run out within the batch).
+        Equivalents never reach the evaluator, so worker processes, whose
+        fitness caches this process cannot see, give the same outcome.
         """
         fresh = list(dict.fromkeys(c for c in candidates if c not in self.seen))  # new ones, first-request order
         known_before = set(self.seen)
@@ -211,10 +220,26 @@ class BudgetedFitness:
                 self._record(fresh[pos], self._replayed(fresh[pos]))
                 pos += 1
                 continue
-            chunk = fresh[pos : pos + self.budget - self.evaluations]
-            for c, evaluated in zip(chunk, self.evaluator.map(chunk), strict=True):
+            # The next candidates holding at most the remaining budget's worth of new keys.
+            chunk: list[Candidate] = []
+            new_keys: set[Hashable] = set()
+            end = pos
+            while end < len(fresh):
+                key = self._key(fresh[end])
+                if key not in self._by_key and key not in new_keys:
+                    if len(new_keys) == self.budget - self.evaluations:
+                        break
+                    new_keys.add(key)
+                    chunk.append(fresh[end])
+                end += 1
+            results = dict(zip(chunk, self.evaluator.map(chunk), strict=True))
+            for c in fresh[pos:end]:
+                evaluated = results.get(c)
+                if evaluated is None:  # equivalent of one evaluated before (or earlier in this chunk)
+                    known = self._by_key[self._key(c)]
+                    evaluated = Evaluation(c, known.fold_aucs.copy(), cached=True)
                 self._record(c, evaluated)
-            pos += len(chunk)
+            pos = end
         out: list[Evaluation | None] = []
         first: set[Candidate] = set()
         for c in candidates:
@@ -241,6 +266,7 @@ class BudgetedFitness:
         else:
             self.evaluations += 1
         self.seen[candidate] = result
+        self._by_key.setdefault(self._key(candidate), result)
 
 
 @dataclass

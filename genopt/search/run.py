@@ -252,12 +252,22 @@ class FoldPoolFitness:
     def covariate_scale(self, family: str) -> float:
         return self.per_fold[0].covariate_scale(family)
 
+    def _restricted(self, candidate: Candidate) -> list[Candidate]:
+        """The candidate as each fold fits it: its variants that are in that fold's pool."""
+        return [
+            Candidate(tuple(j for j in candidate.subset if self.in_pool[f, j]), candidate.family, candidate.params)
+            for f in range(len(self.per_fold))
+        ]
+
+    def equivalence_key(self, candidate: Candidate) -> tuple[Candidate, ...]:
+        """Candidates restricted to the same variants in every fold have the same fold AUCs."""
+        return tuple(self._restricted(candidate))
+
     def evaluate(self, candidate: Candidate) -> Evaluation:
         aucs = np.empty(len(self.per_fold))
         cached = True
-        for f, fit in enumerate(self.per_fold):
-            sub = tuple(j for j in candidate.subset if self.in_pool[f, j])
-            ev = fit.evaluate(Candidate(sub, candidate.family, candidate.params))
+        for f, (fit, restricted) in enumerate(zip(self.per_fold, self._restricted(candidate), strict=True)):
+            ev = fit.evaluate(restricted)
             aucs[f] = ev.fold_aucs[0]
             cached = cached and ev.cached
         if cached:
