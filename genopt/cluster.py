@@ -31,7 +31,8 @@ def connect(scheduler: str, workers: int = 0) -> tuple[Any, list[Any]]:
     ----------
     scheduler
         ``"local"``: start a LocalCluster of ``workers`` single-threaded worker
-        processes (0: one per core this process may use), without dashboard.
+        processes (0: one per core this process may use), without dashboard
+        and without the active memory manager.
         Otherwise the address of a running scheduler.
     workers
         Size of a local cluster; ignored for an address.
@@ -47,9 +48,18 @@ def connect(scheduler: str, workers: int = 0) -> tuple[Any, list[Any]]:
     except ImportError as exc:  # pragma: no cover - distributed is in the test extra
         raise GenoptError(f"scheduler {scheduler!r} needs dask.distributed: pip install 'genopt[dask]'") from exc
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=workers or _cores(), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        )
+        import dask
+
+        # Without the active memory manager every worker keeps its copy of data broadcast to all (the search's
+        # fitness, the scan's null model); with it dask trims them to one within seconds.
+        with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+            cluster = LocalCluster(
+                n_workers=workers or _cores(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=40,
+            )
         return Client(cluster), [cluster]
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)

@@ -181,9 +181,9 @@ def test_random_search_gives_the_same_result_with_two_processes() -> None:
 
 
 def test_an_unreachable_scheduler_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import genopt.search.evaluate as evaluate
+    import genopt.cluster as cluster
 
-    monkeypatch.setattr(evaluate, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(GenoptError, match=r"cannot connect to the dask scheduler 'tcp://127\.0\.0\.1:9'"):
         make_evaluator(pool_fitness(), 2, "tcp://127.0.0.1:9")
 

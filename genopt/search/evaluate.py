@@ -30,13 +30,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from genopt.cluster import connect
 from genopt.errors import GenoptError
 from genopt.search.types import Candidate, Evaluation
 
 __all__ = ["DaskEvaluator", "Evaluator", "ProcessEvaluator", "SerialEvaluator", "make_evaluator"]
 
-#: How long :func:`make_evaluator` waits for a dask scheduler address to answer.
-CONNECT_TIMEOUT = "30s"
 #: Seconds a :class:`DaskEvaluator` waits on a cluster without workers before giving up.
 NO_WORKERS_TIMEOUT = 300.0
 #: Times a :class:`DaskEvaluator` scatters the fitness again within one batch after losing every copy.
@@ -287,9 +286,8 @@ def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = Non
         ``"local"``: a dask ``LocalCluster`` of ``jobs`` single-threaded
         worker processes (no dashboard, no active memory manager, so that
         every worker keeps its copy of the fitness), closed with the
-        evaluator; any other
-        string: the address of a running dask scheduler to connect to
-        (waiting :data:`CONNECT_TIMEOUT`).
+        evaluator; any other string: the address of a running dask
+        scheduler to connect to (:func:`genopt.cluster.connect`).
 
     Raises
     ------
@@ -301,21 +299,5 @@ def make_evaluator(fitness: _Fitness, jobs: int = 1, scheduler: str | None = Non
         raise GenoptError(f"search jobs must be >= 1, got {jobs}")
     if scheduler is None:
         return SerialEvaluator(fitness) if jobs == 1 else ProcessEvaluator(fitness, jobs)
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - distributed is in the test extra
-        raise GenoptError(f"scheduler {scheduler!r} needs dask.distributed: pip install 'genopt[dask]'") from exc
-    if scheduler == "local":
-        import dask
-
-        with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):  # keep the broadcast
-            cluster = LocalCluster(
-                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-            )
-        client = Client(cluster)
-        return DaskEvaluator(client, fitness, owned=[client, cluster])
-    try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise GenoptError(f"cannot connect to the dask scheduler {scheduler!r}: {exc}") from exc
-    return DaskEvaluator(client, fitness, owned=[client])
+    client, owned = connect(scheduler, jobs)
+    return DaskEvaluator(client, fitness, owned=[client, *owned])
