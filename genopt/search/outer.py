@@ -359,8 +359,17 @@ def outer_cv(
         items = tqdm(items, desc="outer folds", unit="fold")
     folds = [
         outer_fold(
-            cohort, train, test, search_config, pool_config, pca_config, seeds[f], fold=f, variants=variants,
-            checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"outer_{f}.json", resume=resume,
+            cohort,
+            train,
+            test,
+            search_config,
+            pool_config,
+            pca_config,
+            seeds[f],
+            fold=f,
+            variants=variants,
+            checkpoint=None if checkpoint_dir is None else Path(checkpoint_dir) / f"outer_{f}.json",
+            resume=resume,
         )
         for f, (train, test) in items
     ]
