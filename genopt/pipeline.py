@@ -39,7 +39,7 @@ from genopt.errors import GenoptError
 from genopt.harmonise import harmonise
 from genopt.io.atomic import write_text, write_tsv
 from genopt.qc import QCResult, compute_qc
-from genopt.relatedness import find_overlap, write_overlap
+from genopt.relatedness import OverlapResult, find_overlap, write_overlap
 from genopt.resume import StepRecord, fingerprint
 from genopt.simulate import read_truth
 from genopt.structure import PCAModel, PCAProjection, fit_pca, pca_variants
@@ -207,14 +207,21 @@ def _search_step(
 
 
 def _replication_step(
-    heldout: dict[str, Cohort], discovery: Cohort, config: RunConfig, run_dir: Path
+    heldout: dict[str, Cohort],
+    discovery: Cohort,
+    config: RunConfig,
+    run_dir: Path,
+    overlaps: dict[str, OverlapResult],
 ) -> dict[str, Any]:
-    """Replicate the run's frozen model on each held-out cohort (``replication/``); the per-cohort verdicts."""
+    """Replicate the run's frozen model on each held-out cohort (``replication/``); the per-cohort verdicts.
+
+    ``overlaps``: the overlap step's results (same discovery, cohorts and configs), not recomputed.
+    """
     from genopt.replicate import replicate_many
 
     results = replicate_many(
         run_dir, heldout, config.replication, out_dir=run_dir, discovery=discovery.fileset,
-        harmonise_config=config.harmonise, overlap_config=config.overlap, seed=config.seed,
+        harmonise_config=config.harmonise, overlap_config=config.overlap, seed=config.seed, overlaps=overlaps,
     )  # fmt: skip
     keys = ["verdict", "rule", "auc", "auc_ci95", "score_or_per_sd", "score_p", "n_variants_used", "n_variants_listed"]
     keys += ["sign_concordance", "sign_test_p", "n_replicated_bonferroni", "n_replicated_fdr"]
@@ -385,7 +392,7 @@ def run_foundation(
     disc = cohorts[discovery.name]
     disc_pass = qc_results[discovery.name].variant_pass
 
-    def harmonise_and_overlap() -> dict[str, dict[str, Any]]:
+    def harmonise_and_overlap() -> dict[str, tuple[dict[str, Any], OverlapResult]]:
         parts = {}
         for spec in heldout:
             h = harmonise(
@@ -396,13 +403,15 @@ def run_foundation(
                 config=config.harmonise,
             )
             write_tsv(run_dir / "harmonise" / f"{spec.name}.drops.tsv", h.drops)
-            overlap = find_overlap(disc.fileset, cohorts[spec.name].fileset, config.overlap)
+            overlap = find_overlap(disc.fileset, cohorts[spec.name].fileset, config.overlap, config.harmonise)
             write_overlap(overlap, run_dir / "overlap" / f"{spec.name}.tsv")
-            parts[spec.name] = {"harmonisation": h.counts(), "overlap_with_discovery": overlap.counts()}
+            parts[spec.name] = ({"harmonisation": h.counts(), "overlap_with_discovery": overlap.counts()}, overlap)
         return parts
 
-    for name, part in steps("harmonise and overlap", harmonise_and_overlap).items():
+    overlaps = {}
+    for name, (part, overlap) in steps("harmonise and overlap", harmonise_and_overlap).items():
         summary["cohorts"][name].update(part)
+        overlaps[name] = overlap
 
     def pca() -> tuple[PCAModel, dict[str, PCAProjection]]:
         keep = pca_variants(disc.fileset, config.pca, samples=disc.sample_idx, variants=disc_pass)
@@ -468,7 +477,7 @@ def run_foundation(
         if heldout:
             summary["replication"] = steps(
                 "replication on the held-out cohorts",
-                lambda: _replication_step({s.name: cohorts[s.name] for s in heldout}, disc, config, run_dir),
+                lambda: _replication_step({s.name: cohorts[s.name] for s in heldout}, disc, config, run_dir, overlaps),
             )
         summary["report"] = steps("report", lambda: _report_step(run_dir))
 

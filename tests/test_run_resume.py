@@ -32,12 +32,13 @@ from genopt.simulate import read_truth
 
 DATA = REPO / "data"
 
-#: (step log line prefix, largest random delay in seconds after it appears before SIGKILL)
-KILL_POINTS = [
-    ("association scan", 0.3),
-    ("search on discovery", 4.0),
-    ("replication on the held-out cohorts", 1.5),
-    ("report", 0.2),
+#: Steps killed in turn. Each kill comes a random fraction (5-45 %) of the step's duration in the reference run
+#: after the step's log line appears.
+KILL_STEPS = [
+    "association scan and clumping on discovery",
+    "search on discovery, final model, hand-off files",
+    "replication on the held-out cohorts",
+    "report",
 ]
 
 
@@ -75,8 +76,8 @@ def _genopt(config: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
 
 
-def _run_and_kill(config: Path, out: Path, step: str, delay: float, resume: bool) -> list[str]:
-    """Run (or resume) until ``step`` starts, SIGKILL ``delay`` seconds later; return the stderr lines seen."""
+def _run_and_kill(config: Path, out: Path, step: str, delay: float, resume: bool) -> bool:
+    """Run (or resume) until ``step`` starts, SIGKILL ``delay`` seconds later; False if it finished first."""
     proc = _genopt(config, out, *(["--resume"] if resume else []))
     assert proc.stderr is not None
     lines = []
@@ -87,8 +88,8 @@ def _run_and_kill(config: Path, out: Path, step: str, delay: float, resume: bool
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=600)
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill during {step!r}:\n" + "\n".join(lines)
-    return lines
+    assert proc.returncode in (0, -signal.SIGKILL), "\n".join(lines)
+    return proc.returncode == -signal.SIGKILL
 
 
 def _finished_steps(out: Path) -> set[str]:
@@ -177,17 +178,19 @@ def _differing_files(reference: Path, other: Path) -> list[str]:
 
 def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, reference: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(int(os.environ.get("GENOPT_KILL_SEED", "2026")))
+    took = json.loads((reference / "summary.json").read_text())["timings_seconds"]
     killed = tmp_path / "killed"
-    interrupted = []
-    for i, (step, max_delay) in enumerate(KILL_POINTS):
-        delay = float(rng.uniform(0, max_delay))
-        _run_and_kill(workflow, killed, step, delay, resume=i > 0)
-        finished = _finished_steps(killed)
-        assert _slug(step) not in finished, f"the kill {delay:.2f} s into {step!r} came after the step finished"
-        interrupted.append((step, round(delay, 2), sorted(finished)))
+    kills = []
+    for i, step in enumerate(KILL_STEPS):
+        delay = float(rng.uniform(0.05, 0.45)) * took[step]
+        was_killed = _run_and_kill(workflow, killed, step, delay, resume=i > 0)
+        kills.append((step, round(delay, 2), was_killed and _slug(step) not in _finished_steps(killed)))
         for path in killed.rglob("*"):
             if path.is_file() and not path.name.endswith(".tmp"):
                 _check_complete(path)
+    # A kill can come after its step finished when this run is much faster than the reference; it then
+    # interrupts a later step. At most one may.
+    assert sum(inside for _, _, inside in kills) >= len(KILL_STEPS) - 1, kills
     final = subprocess.run(
         [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(killed), "--resume"],
         capture_output=True, text=True, cwd=REPO,
@@ -197,9 +200,9 @@ def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, referen
 
     manifest = json.loads((killed / "manifest.json").read_text())
     reused = manifest["resumed_steps"]
-    assert "QC" in reused and "search on discovery, final model, hand-off files" in reused, interrupted
+    assert "QC" in reused and "search on discovery, final model, hand-off files" in reused, kills
     differ = _differing_files(reference, killed)
-    assert not differ, f"files differ from the uninterrupted run: {differ} (kills: {interrupted})"
+    assert not differ, f"files differ from the uninterrupted run: {differ} (kills: {kills})"
 
 
 def test_run_on_an_external_dask_cluster_writes_the_local_outputs(
@@ -244,7 +247,7 @@ def test_run_on_an_external_dask_cluster_writes_the_local_outputs(
 
 def test_resume_refuses_a_run_directory_of_other_settings(workflow: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    _run_and_kill(workflow, out, "PCA", 0.0, resume=False)
+    assert _run_and_kill(workflow, out, "PCA on discovery", 0.0, resume=False)
     other = tmp_path / "other.toml"
     other.write_text(workflow.read_text().replace("seed = 7", "seed = 8"))
     done = subprocess.run(

@@ -189,8 +189,8 @@ def test_an_unreachable_scheduler_is_a_user_error(monkeypatch: pytest.MonkeyPatc
 
 
 def fold_pool_fitness() -> Any:
-    """A per-fold-pool fitness whose columns 30-39 are in no fold's pool (as whole-part pool variants can be):
-    candidates that differ only there are fitted identically in every fold."""
+    """A per-fold-pool fitness (each column in a fold's pool with probability 0.7; columns 30-39 in none, as
+    whole-part pool variants can be): a candidate's folds are often all fitted before, by different candidates."""
     from genopt.search.run import FoldPoolFitness
 
     in_pool = np.random.default_rng(3).random((3, 40)) < 0.7
@@ -214,7 +214,7 @@ class FreshWorkerEvaluator:
 
 
 def test_equivalent_candidates_count_the_same_whatever_the_workers_have_cached() -> None:
-    """Workers cannot see this process's fitness cache; equivalents are served here, so the search is the same."""
+    """Workers cannot see this process's fitness caches; fold-level hits are served here, so the search is the same."""
     serial = ga().run(fold_pool_fitness(), BUDGET, seed=4)
     assert sum(e.cached for e in serial.evaluations) >= 2, "the setting should produce equivalent candidates"
     fresh = ga().run(fold_pool_fitness(), BUDGET, seed=4, evaluator=FreshWorkerEvaluator(fold_pool_fitness()))
@@ -223,3 +223,25 @@ def test_equivalent_candidates_count_the_same_whatever_the_workers_have_cached()
     with ProcessEvaluator(fitness, jobs=2) as evaluator:
         two = ga().run(fitness, BUDGET, seed=4, evaluator=evaluator)
     assert_same_search(serial, two)
+
+
+def test_a_candidate_whose_folds_were_all_fitted_by_others_is_free_here_and_on_fresh_workers() -> None:
+    """Fold 0's pool is {0, 1}, fold 1's {0, 2}: (0, 1, 2) is (0, 1) in fold 0 and (0, 2) in fold 1."""
+    from genopt.search.run import FoldPoolFitness
+
+    g, covariates, y, folds = pool_data()
+    in_pool = np.array([[True, True, False], [True, False, True]])
+
+    def fitness() -> FoldPoolFitness:
+        return FoldPoolFitness(g[:, :3], covariates, y, folds[:2], in_pool, seed=0)
+
+    a, b, c = (Candidate(s, "ridge", (("alpha", 1.0),)) for s in ((0, 1), (0, 2), (0, 1, 2)))
+    here = BudgetedFitness(fitness(), budget=10)
+    fresh = BudgetedFitness(fitness(), budget=10, evaluator=FreshWorkerEvaluator(fitness()))
+    for budgeted in (here, fresh):
+        budgeted.batch([a, b])
+        (got,) = budgeted.batch([c])
+        assert got is not None and got.cached and (budgeted.evaluations, budgeted.cache_hits) == (2, 1)
+    direct = fitness().evaluate(c)  # fitted from scratch: the same fold AUCs
+    assert np.array_equal(here.seen[c].fold_aucs, direct.fold_aucs)
+    assert np.array_equal(fresh.seen[c].fold_aucs, direct.fold_aucs)

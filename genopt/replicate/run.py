@@ -44,6 +44,7 @@ from genopt.export import read_model_json
 from genopt.harmonise import DROP_REASONS, MATCH_STATUSES
 from genopt.io.atomic import atomic_paths
 from genopt.io.plink import PlinkFileset, open_plink
+from genopt.relatedness import OverlapResult, find_overlap
 from genopt.replicate import stats
 from genopt.replicate.apply import AppliedModel, apply_model
 from genopt.search.final import FinalModel
@@ -157,12 +158,15 @@ def check_overlap(
     drop: bool,
     overlap_config: OverlapConfig | None = None,
     harmonise_config: HarmoniseConfig | None = None,
+    overlap: OverlapResult | None = None,
 ) -> tuple[Cohort, dict[str, Any]]:
     """Refuse (or drop) held-out samples who are discovery samples.
 
     A held-out sample overlaps when its IID is a discovery IID, or (with the
     discovery fileset) when its KING-robust kinship with a discovery sample
-    reaches ``overlap_config.duplicate`` (:func:`genopt.relatedness.find_overlap`).
+    reaches ``overlap_config.duplicate`` (:func:`genopt.relatedness.find_overlap`,
+    or ``overlap``: its result for this discovery and cohort, computed
+    before with the same configs, e.g. by ``genopt run``'s overlap step).
     Without the discovery fileset, IDs are checked against the samples of
     ``pca_model.json`` only (the part of discovery the PCA was fitted on).
 
@@ -181,9 +185,7 @@ def check_overlap(
     pairs: list[tuple[str, str, str]] = []  # (discovery IID, held-out IID, why)
     info: dict[str, Any] = {}
     if discovery is not None:
-        from genopt.relatedness import find_overlap
-
-        result = find_overlap(discovery, cohort.fileset, overlap_config, harmonise_config)
+        result = overlap or find_overlap(discovery, cohort.fileset, overlap_config, harmonise_config)
         disc_iid = set(discovery.samples["iid"].astype(str))
         dup = result.pairs[result.pairs["RELATION"] == "duplicate"]
         held_set = set(held_iid)
@@ -605,11 +607,14 @@ def _one(
     harmonise_config: HarmoniseConfig | None,
     overlap_config: OverlapConfig | None,
     seed: int,
+    overlap_result: OverlapResult | None = None,
 ) -> ReplicationResult:
     if not _SAFE_NAME.match(name):
         raise GenoptError(f"cohort name {name!r} must be letters, digits, '.', '_' or '-' (it names a folder)")
     where = str(cohort.fileset.prefix)
-    cohort, overlap = check_overlap(cohort, run, discovery, config.drop_overlap, overlap_config, harmonise_config)
+    cohort, overlap = check_overlap(
+        cohort, run, discovery, config.drop_overlap, overlap_config, harmonise_config, overlap_result
+    )
     try:
         applied = apply_model(run.model, cohort, run.pca_model, harmonise_config)
         result = analyse(applied, run.model, run.discovery, config, name, seed)
@@ -714,12 +719,15 @@ def replicate_many(
     overlap_config: OverlapConfig | None = None,
     seed: int = 0,
     meta: bool = True,
+    overlaps: Mapping[str, OverlapResult] | None = None,
 ) -> dict[str, ReplicationResult]:
     """Replicate on several held-out cohorts; write their files, ``replication/meta.tsv`` and ``meta.json``.
 
     Every cohort is analysed before anything is written: one failing cohort
     writes nothing. Parameters as :func:`replicate`; ``cohorts`` maps names
-    to cohorts; ``meta`` writes :func:`meta_table` and :func:`score_meta` (also for one cohort).
+    to cohorts; ``meta`` writes :func:`meta_table` and :func:`score_meta` (also for one cohort);
+    ``overlaps`` maps names to :func:`genopt.relatedness.find_overlap` results already computed
+    for ``discovery`` and the cohort with the same configs (not recomputed).
     """
     if not cohorts:
         raise GenoptError("no held-out cohort to replicate on")
@@ -727,7 +735,7 @@ def replicate_many(
     run = load_run(run_dir)
     disc = _open_discovery(discovery, run)
     results = {
-        name: _one(run, cohort, name, config, disc, harmonise_config, overlap_config, seed)
+        name: _one(run, cohort, name, config, disc, harmonise_config, overlap_config, seed, (overlaps or {}).get(name))
         for name, cohort in cohorts.items()
     }
     table = meta_table(results, run) if meta else None

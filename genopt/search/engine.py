@@ -133,8 +133,9 @@ class BudgetedFitness:
     ----------
     fitness
         Object with ``evaluate(candidate) -> Evaluation``, and optionally
-        ``equivalence_key(candidate) -> Hashable``: candidates with equal keys
-        have equal fold AUCs (default: the candidate itself).
+        ``fold_keys(candidate) -> Sequence[Hashable]``, one key per CV fold:
+        fold ``i``'s AUC depends only on key ``i``, so a candidate whose every
+        key was met before is not fitted again.
     budget
         Maximum number of evaluations that fit models (``cached`` False).
     evaluator
@@ -175,8 +176,8 @@ class BudgetedFitness:
         self.evaluations = 0
         self.cache_hits = 0
         self.seen: dict[Candidate, Evaluation] = {}
-        self._key: Callable[[Candidate], Hashable] = getattr(fitness, "equivalence_key", lambda c: c)
-        self._by_key: dict[Hashable, Evaluation] = {}
+        self._fold_keys: Callable[[Candidate], Sequence[Hashable]] | None = getattr(fitness, "fold_keys", None)
+        self._fold_auc: dict[tuple[int, Hashable], float] = {}
         self._replay = list(replay)
         self._replay_source = replay_source
 
@@ -201,16 +202,17 @@ class BudgetedFitness:
 
         The outcome (results, counters, order of :attr:`seen`) is that of
         requesting the candidates one by one in order, in this process: a
-        candidate seen before, or repeated within the batch, is a cache hit,
-        and so is one the fitness declares equivalent to an evaluated one
-        (same ``fitness.equivalence_key``, e.g. the same variants in every
-        fold's pool), served with that one's fold AUCs; each other new one is
-        evaluated while evaluations < budget, else gets None. The new ones
-        are evaluated in one :meth:`Evaluator.map` call (more only when the
-        fitness answers some from its own cache, which frees budget for the
-        next ones, or when replayed results run out within the batch).
-        Equivalents never reach the evaluator, so worker processes, whose
-        fitness caches this process cannot see, give the same outcome.
+        candidate seen before, or repeated within the batch, is a cache hit;
+        so is one whose every fold the fitness has fitted before (its
+        ``fold_keys``, e.g. the candidate's variants in each fold's pool,
+        all met in earlier candidates), served with those folds' AUCs; each
+        other new one is evaluated while evaluations < budget, else gets
+        None. The new ones are evaluated in one :meth:`Evaluator.map` call
+        (more only when the fitness answers some from its own cache, which
+        frees budget for the next ones, or when replayed results run out
+        within the batch). Fold-level hits are decided here and never reach
+        the evaluator, so worker processes, whose fitness caches this process
+        cannot see, give the same outcome as this process.
         """
         fresh = list(dict.fromkeys(c for c in candidates if c not in self.seen))  # new ones, first-request order
         known_before = set(self.seen)
@@ -220,24 +222,24 @@ class BudgetedFitness:
                 self._record(fresh[pos], self._replayed(fresh[pos]))
                 pos += 1
                 continue
-            # The next candidates holding at most the remaining budget's worth of new keys.
+            # The next candidates, of which at most the remaining budget need fitting.
             chunk: list[Candidate] = []
-            new_keys: set[Hashable] = set()
+            pending: set[tuple[int, Hashable]] = set()  # fold keys the chunk's candidates will fit
             end = pos
             while end < len(fresh):
-                key = self._key(fresh[end])
-                if key not in self._by_key and key not in new_keys:
-                    if len(new_keys) == self.budget - self.evaluations:
+                keys = self._keys(fresh[end])
+                if not (keys and all(k in self._fold_auc or k in pending for k in keys)):
+                    if len(chunk) == self.budget - self.evaluations:
                         break
-                    new_keys.add(key)
                     chunk.append(fresh[end])
+                    pending.update(keys)
                 end += 1
             results = dict(zip(chunk, self.evaluator.map(chunk), strict=True))
             for c in fresh[pos:end]:
                 evaluated = results.get(c)
-                if evaluated is None:  # equivalent of one evaluated before (or earlier in this chunk)
-                    known = self._by_key[self._key(c)]
-                    evaluated = Evaluation(c, known.fold_aucs.copy(), cached=True)
+                if evaluated is None:  # every fold fitted before (or earlier in this chunk)
+                    aucs = np.array([self._fold_auc[k] for k in self._keys(c)], dtype=np.float64)
+                    evaluated = Evaluation(c, aucs, cached=True)
                 self._record(c, evaluated)
             pos = end
         out: list[Evaluation | None] = []
@@ -266,7 +268,12 @@ class BudgetedFitness:
         else:
             self.evaluations += 1
         self.seen[candidate] = result
-        self._by_key.setdefault(self._key(candidate), result)
+        for key, auc in zip(self._keys(candidate), result.fold_aucs, strict=False):
+            self._fold_auc.setdefault(key, float(auc))
+
+    def _keys(self, candidate: Candidate) -> list[tuple[int, Hashable]]:
+        """(fold, key) pairs of the fitness's ``fold_keys`` (none when the fitness has no such method)."""
+        return [] if self._fold_keys is None else list(enumerate(self._fold_keys(candidate)))
 
 
 @dataclass

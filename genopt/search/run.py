@@ -259,9 +259,9 @@ class FoldPoolFitness:
             for f in range(len(self.per_fold))
         ]
 
-    def equivalence_key(self, candidate: Candidate) -> tuple[Candidate, ...]:
-        """Candidates restricted to the same variants in every fold have the same fold AUCs."""
-        return tuple(self._restricted(candidate))
+    def fold_keys(self, candidate: Candidate) -> list[Candidate]:
+        """Fold ``f``'s AUC depends only on the candidate restricted to fold ``f``'s pool (see BudgetedFitness)."""
+        return self._restricted(candidate)
 
     def evaluate(self, candidate: Candidate) -> Evaluation:
         aucs = np.empty(len(self.per_fold))
