@@ -512,7 +512,9 @@ def dask_lines(d: dict[str, Any]) -> list[str]:
         f"{yes[d['best_identical']]} |",
         "",
         f"Dask search: {d['evals_per_s']:.3f} evaluations/s vs {d['n_evaluations'] / d['search_local_s']:.3f} "
-        "serial in the same process.",
+        f"serial in the same process. That process (both local runs, the client and scheduler, and a second pool "
+        f"fitness serialised to the workers) peaked at {d['process_peak_mb']:.0f} MB RSS; the worker processes' "
+        "memory is not measured.",
     ]
 
 
@@ -525,7 +527,7 @@ def report(runs: dict[str, Any], args: argparse.Namespace, p: dict[str, Path]) -
         BEGIN,
         "## Scale and distributed (issue 7)",
         "",
-        f"Run {runs['started']} at commit `{commit()}`. Reproduce: `{cmd.strip()}` (builds its inputs when "
+        f"Run {runs['started']} at commit `{runs['commit']}`. Reproduce: `{cmd.strip()}` (builds its inputs when "
         f"missing). Machine: {machine()}, shared with other sessions running tests; load average "
         f"{lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} before, {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} after: timings are noisy. "
         "**Every figure is a single run.**",
@@ -563,19 +565,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="plink2 --threads")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: plink2, dask, foldpool")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from the last runs.json")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     p = paths(args.samples, args.variants)
     if args.worker:
         print(json.dumps(WORKERS[args.worker](p, args), default=float))
         return 0
+    if args.report_only:
+        return write_section(json.loads((p["out"] / "runs.json").read_text()), args, p)
     if "plink2" not in args.skip and shutil.which("plink2") is None:
         raise SystemExit("plink2 not on PATH (or --skip plink2)")
     p["out"].mkdir(parents=True, exist_ok=True)
     made = make_inputs(p, args.samples, args.variants)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = os.getloadavg()
-    runs: dict[str, Any] = {"inputs": made}
+    runs: dict[str, Any] = {"inputs": made, "commit": commit()}
     runs["assoc"] = run_worker("assoc", args, p)
     if "foldpool" not in args.skip:
         runs["foldpool"] = run_worker("foldpool", args, p)
@@ -587,6 +592,11 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     runs |= {"started": started, "load_before": load_before, "load_after": load_after, "argv": sys.argv[1:]}
     (p["out"] / "runs.json").write_text(json.dumps(runs, indent=1, default=float))
+    return write_section(runs, args, p)
+
+
+def write_section(runs: dict[str, Any], args: argparse.Namespace, p: dict[str, Path]) -> int:
+    """Print the section and, unless ``--no-write``, put it into RESULTS.md."""
     section = report(runs, args, p)
     print(section)
     if not args.no_write:
