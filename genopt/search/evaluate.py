@@ -21,8 +21,11 @@ evaluator is meant to serve one fitness for one search (open it, run the
 search, close it). Within a search every candidate is sent at most once
 (again, to another worker, only if the worker that had it died), so a
 worker reports ``cached`` True only for what the fitness had cached
-before the evaluator started, as the in-process evaluator does. Results
-computed in workers are not added to the main process's fitness cache.
+before the evaluator started, as the in-process evaluator does; candidates
+whose every CV fold was already fitted (the fitness's ``fold_keys``) are
+served by :class:`~genopt.search.engine.BudgetedFitness` in the main
+process and never sent. Results computed in workers are not added to the
+main process's fitness cache.
 """
 
 from __future__ import annotations
