@@ -209,15 +209,7 @@ def pool_fitness(cohort: Cohort, pool_idx: npt.NDArray[np.intp], seed: int, fold
 
 def run_engine(fitness: CVFitness, conf: SearchConfig, seed: int) -> tuple[SearchResult, float]:
     """The GA over the pool (top-k seeds as in run_search); (result, seconds of engine.run)."""
-    space = SearchSpace(
-        pool_size=fitness.n_pool,
-        families=tuple(conf.families),
-        max_variants=conf.max_variants,
-        log10_alpha=conf.log10_alpha,
-        log10_C=conf.log10_C,
-        learning_rates=tuple(conf.learning_rates),
-        max_depths=tuple(conf.max_depths),
-    )
+    space = SearchSpace.from_config(fitness.n_pool, conf)
     engine = make_engine(space, conf, order=list(range(fitness.n_pool)))
     evaluator = make_evaluator(fitness, conf.jobs, conf.scheduler)
     t = time.perf_counter()

@@ -253,15 +253,7 @@ class GeneticSelector(SelectorMixin, BaseEstimator):
         g_valid = filled[np.ix_(valid_idx, c + ranking)]
 
         fitness = CVFitness(g_search, cov_s, y_search, make_folds(y_search, config.folds, seed), seed=seed)
-        space = SearchSpace(
-            pool_size=int(ranking.size),
-            families=config.families,
-            max_variants=config.max_variants,
-            log10_alpha=config.log10_alpha,
-            log10_C=config.log10_C,
-            learning_rates=config.learning_rates,
-            max_depths=config.max_depths,
-        )
+        space = SearchSpace.from_config(int(ranking.size), config)
         initial = space.top_k(config.top_k_seeds) if config.engine == "ga" else []
         engine = make_engine(space, config, order=list(range(ranking.size)))
         evaluator = make_evaluator(fitness, config.jobs)

@@ -658,15 +658,7 @@ def run_search(
         fitness = FoldPoolFitness(gs, cs, y_search, fold_list, in_pool, seed=seed)
     else:
         fitness = CVFitness(gs, cs, y_search, fold_list, seed=seed)
-    space = SearchSpace(
-        pool_size=int(columns.size),
-        families=tuple(search_config.families),
-        max_variants=search_config.max_variants,
-        log10_alpha=search_config.log10_alpha,
-        log10_C=search_config.log10_C,
-        learning_rates=tuple(search_config.learning_rates),
-        max_depths=tuple(search_config.max_depths),
-    )
+    space = SearchSpace.from_config(int(columns.size), search_config)
     ids = cohort.variants["id"].astype(str).to_numpy()
     initial: list[Candidate] = []
     warm_info: dict[str, Any] = {"run": None}

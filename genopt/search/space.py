@@ -88,6 +88,19 @@ class SearchSpace:
         if not self.learning_rates or not self.max_depths:
             raise ValueError("learning_rates and max_depths must not be empty")
 
+    @classmethod
+    def from_config(cls, pool_size: int, config: SearchConfig) -> SearchSpace:
+        """The space a :class:`~genopt.config.SearchConfig` describes over a pool of ``pool_size`` variants."""
+        return cls(
+            pool_size=int(pool_size),
+            families=tuple(config.families),
+            max_variants=config.max_variants,
+            log10_alpha=config.log10_alpha,
+            log10_C=config.log10_C,
+            learning_rates=tuple(config.learning_rates),
+            max_depths=tuple(config.max_depths),
+        )
+
     # ------------------------------------------------------------------ layout
     @property
     def n_genes(self) -> int:
