@@ -157,13 +157,14 @@ def _cmd_assoc(args: argparse.Namespace) -> None:
 
 def _cmd_search(args: argparse.Namespace) -> None:
     from genopt.config import CohortSpec, RunConfig, SearchConfig, load_config
-    from genopt.pipeline import search_discovery
+    from genopt.pipeline import search_discovery, with_workers
 
     config = load_config(RunConfig, args.config) if args.config else RunConfig()
     if config.discovery.bfile:
         log.info("genopt search: the cohorts of %s are not used; --bfile names the discovery cohort", args.config)
     search = _override(config.search or SearchConfig(), args, SEARCH_FLAGS)
     config = replace(config, search=search, seed=args.seed if args.seed is not None else config.seed)
+    config = with_workers(config, None, getattr(args, "scheduler", None))  # the pool scans too
     name = Path(args.bfile).name or "discovery"
     spec = CohortSpec(
         name=name,
@@ -439,7 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
         "patience": (int, "stop after this many generations without a better best (default: off)"),
         "max_seconds": (float, "stop the search after this many seconds (default: off)"),
         "jobs": (int, f"worker processes evaluating candidates; the result does not depend on it (default {sd.jobs})"),
-        "scheduler": (str, "evaluate on dask.distributed: a scheduler address, or 'local' (default: no dask)"),
+        "scheduler": (
+            str,
+            "evaluate candidates and scan for the pools on dask.distributed: a scheduler address, "
+            "or 'local' (default: no dask)",
+        ),
         "resamples": (int, f"repeat the search on this many subsamples: selection_frequency (default {sd.resamples})"),
         "resample_fraction": (float, f"fraction of discovery drawn per resample (default {sd.resample_fraction})"),
         "resample_budget": (int, "evaluation budget of each resampled search (default: --budget)"),

@@ -258,7 +258,8 @@ class AssocConfig:
         worker sees): a scheduler address (``tcp://host:8786``), or
         ``"local"`` for a LocalCluster on this machine. Results are identical
         to the local run. Used by ``genopt run``'s discovery scan and
-        ``genopt assoc``.
+        ``genopt assoc``, and as ``[pool.assoc] scheduler`` by the scans
+        that build the search's candidate pools.
     """
 
     n_pcs: int = 10

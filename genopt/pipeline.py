@@ -228,10 +228,12 @@ def _replication_step(
     return {name: {k: r.summary.get(k) for k in keys} for name, r in results.items()}
 
 
-def _with_workers(config: RunConfig, jobs: int | None, scheduler: str | None) -> RunConfig:
-    """``config`` with ``--jobs`` / ``--scheduler`` applied to the search and the discovery scan."""
+def with_workers(config: RunConfig, jobs: int | None, scheduler: str | None) -> RunConfig:
+    """``config`` with ``--jobs`` / ``--scheduler`` applied to the search, the discovery scan and the pool scans."""
     if scheduler is not None:
+        pool_assoc = replace(config.pool.assoc, scheduler=scheduler)
         config = replace(config, assoc=replace(config.assoc, scheduler=scheduler))
+        config = replace(config, pool=replace(config.pool, assoc=pool_assoc))
     if config.search is not None and (jobs is not None or scheduler is not None):
         search = config.search
         search = replace(search, jobs=search.jobs if jobs is None else jobs, scheduler=scheduler or search.scheduler)
@@ -246,6 +248,7 @@ def _result_settings(config: RunConfig) -> dict[str, Any]:
         settings.pop(key, None)
     for key in ("threads", "scheduler"):
         settings.get("assoc", {}).pop(key, None)
+        settings.get("pool", {}).get("assoc", {}).pop(key, None)
     for key in ("jobs", "scheduler", "checkpoint_every"):
         (settings.get("search") or {}).pop(key, None)
     return settings
@@ -363,7 +366,8 @@ def run_foundation(
         uninterrupted run's.
     jobs, scheduler
         Override ``[search] jobs`` and ``scheduler`` (and run the discovery
-        scan on the same dask scheduler); results do not depend on them.
+        scan and the search's pool scans on the same dask scheduler);
+        results do not depend on them.
     progress
         Progress bar over the search on stderr.
     """
@@ -376,7 +380,7 @@ def run_foundation(
     names = [discovery.name] + [s.name for s in heldout]
     if len(set(names)) != len(names):
         raise GenoptError(f"cohort names must be unique, got {names}", config_path)
-    config = _with_workers(config, jobs, scheduler)
+    config = with_workers(config, jobs, scheduler)
     truth_path = str((base / config.truth).resolve()) if config.truth else None
     run_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)

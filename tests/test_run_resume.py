@@ -240,7 +240,7 @@ def test_run_on_an_external_dask_cluster_writes_the_local_outputs(
                 proc.terminate()
                 proc.wait(timeout=60)
     used = [line for line in (out / "config.toml").read_text().splitlines() if line.startswith("scheduler")]
-    assert used == [f'scheduler = "{address}"'] * 2, used  # [assoc] and [search]
+    assert used == [f'scheduler = "{address}"'] * 3, used  # [assoc], [pool.assoc] and [search]
     differ = _differing_files(reference, out)
     assert not differ, f"files differ from the local run: {differ}"
 

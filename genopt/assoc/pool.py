@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from genopt.assoc.clump import ClumpResult, clump
+from genopt.cluster import dask_client
 from genopt.cohort import Cohort
 from genopt.config import PCAConfig, PoolConfig
 from genopt.errors import GenoptError
@@ -128,7 +129,10 @@ def build_pool(
     scan_fn
         The association scan (default :func:`genopt.assoc.scan.scan`); any
         callable ``scan_fn(cohort, assoc_config, samples=, covariates=)``
-        returning an object with ``.table`` and ``.lambda_gc``.
+        returning an object with ``.table`` and ``.lambda_gc`` (also given
+        ``variants=`` with ``variants``, and ``client=``, a dask client, when
+        ``config.assoc.scheduler`` is set: the scan's chunks then run on that
+        cluster, with identical results).
     fit_pcs
         If True and ``config.assoc.n_pcs > 0``, fit that many principal
         components on the training samples only (:func:`genopt.structure.pca_variants`
@@ -185,7 +189,10 @@ def build_pool(
     if variants is not None:
         chosen = np.asarray(variants)
         restrict["variants"] = np.flatnonzero(chosen) if chosen.dtype == bool else chosen.astype(np.intp)
-    result = scan(cohort, config.assoc, samples=idx, covariates=cov, **restrict)
+    with dask_client(config.assoc.scheduler, config.assoc.threads) as client:
+        if client is not None:
+            restrict["client"] = client
+        result = scan(cohort, config.assoc, samples=idx, covariates=cov, **restrict)
     table: pd.DataFrame = result.table
     if "variant_index" not in table.columns:
         raise GenoptError("association table has no variant_index column")
