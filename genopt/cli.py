@@ -586,8 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run the discovery scan and the search on dask.distributed: a scheduler address, or 'local' "
-        "(overrides [assoc] and [search] scheduler); results do not depend on it",
+        help="run the discovery scan, the pool scans and the search on dask.distributed: a scheduler address, or "
+        "'local' (overrides [assoc], [pool.assoc] and [search] scheduler); results do not depend on it",
     )
     return parser
 

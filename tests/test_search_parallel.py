@@ -245,3 +245,38 @@ def test_a_candidate_whose_folds_were_all_fitted_by_others_is_free_here_and_on_f
     direct = fitness().evaluate(c)  # fitted from scratch: the same fold AUCs
     assert np.array_equal(here.seen[c].fold_aucs, direct.fold_aucs)
     assert np.array_equal(fresh.seen[c].fold_aucs, direct.fold_aucs)
+
+
+class FoldSpy(Spy):
+    """A Spy whose two folds depend on ``i // 2`` and ``i // 3`` of a one-variant candidate ``(i,)``."""
+
+    def fold_keys(self, candidate: Candidate) -> list[int]:
+        i = candidate.subset[0]
+        return [i // 2, i // 3]
+
+    def evaluate(self, candidate: Candidate) -> Evaluation:
+        k0, k1 = self.fold_keys(candidate)
+        return Evaluation(candidate, np.array([0.5 + 0.001 * k0, 0.6 + 0.001 * k1]), candidate in self.cached_for)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_batch_equals_one_by_one_requests_with_fold_level_hits(cached: bool) -> None:
+    """Candidates whose folds were all fitted by others are free, in a batch as one by one, up to the budget."""
+    rng = np.random.default_rng(5)
+    pool = [Candidate((i,), "ridge", (("alpha", 1.0),)) for i in range(60)]
+    batches = [[pool[i] for i in rng.integers(0, 60, size=15)] for _ in range(6)]
+    cached_for = frozenset(pool[::6]) if cached else frozenset()
+    spy = FoldSpy(cached_for)
+    batched = BudgetedFitness(spy, budget=20, evaluator=spy)
+    serial = BudgetedFitness(FoldSpy(cached_for), budget=20)
+    for batch in batches:
+        got = batched.batch(batch)
+        want = one_by_one(serial, batch)
+        assert [None if e is None else (e.candidate, e.cached, tuple(e.fold_aucs)) for e in got] == [
+            None if e is None else (e.candidate, e.cached, tuple(e.fold_aucs)) for e in want
+        ]
+        assert (batched.evaluations, batched.cache_hits) == (serial.evaluations, serial.cache_hits)
+    free = [e for e in batched.seen.values() if e.cached and e.candidate not in cached_for]
+    assert free and batched.evaluations == 20 and any(e is None for e in got)
+    sent = {c for call in spy.calls for c in call}
+    assert not sent & {e.candidate for e in free}  # fold-level hits never reached the evaluator

@@ -226,11 +226,9 @@ class BudgetedFitness:
             chunk: list[Candidate] = []
             pending: set[tuple[int, Hashable]] = set()  # fold keys the chunk's candidates will fit
             end = pos
-            while end < len(fresh):
+            while end < len(fresh) and len(chunk) < self.budget - self.evaluations:
                 keys = self._keys(fresh[end])
                 if not (keys and all(k in self._fold_auc or k in pending for k in keys)):
-                    if len(chunk) == self.budget - self.evaluations:
-                        break
                     chunk.append(fresh[end])
                     pending.update(keys)
                 end += 1
