@@ -10,18 +10,14 @@ client; any other string is the address of a running scheduler
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
+from genopt.cores import usable_cores
 from genopt.errors import GenoptError
 
 #: How long :func:`connect` waits for a dask scheduler address to answer.
 CONNECT_TIMEOUT = "30s"
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def connect(scheduler: str, workers: int = 0) -> tuple[Any, list[Any]]:
@@ -54,7 +50,7 @@ def connect(scheduler: str, workers: int = 0) -> tuple[Any, list[Any]]:
         # fitness, the scan's null model); with it dask trims them to one within seconds.
         with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
             cluster = LocalCluster(
-                n_workers=workers or _cores(),
+                n_workers=workers or usable_cores(),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,

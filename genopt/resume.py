@@ -72,6 +72,11 @@ def remove_stale_temporaries(run_dir: Path) -> int:
     return len(stale)
 
 
+def step_file_name(name: str) -> str:
+    """File in ``checkpoints/pipeline/`` that records the step called ``name`` (``"PCA on x"`` -> ``pca_on_x.pkl``)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") + ".pkl"
+
+
 class StepRecord:
     """Finished steps of one ``genopt run`` in ``run_dir/checkpoints/pipeline/``.
 
@@ -117,8 +122,7 @@ class StepRecord:
         write_text(stamp, json.dumps({"fingerprint": key}, indent=2))
 
     def _path(self, name: str) -> Path:
-        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-        return self.folder / f"{slug}.pkl"
+        return self.folder / step_file_name(name)
 
     def run(self, name: str, compute: Callable[[], T]) -> tuple[T, float]:
         """The step's result and its compute time in seconds: recorded, or computed now and recorded.

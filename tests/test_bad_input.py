@@ -499,16 +499,22 @@ def test_all_missing_column_is_an_error(base: Base, kind: str, token: str) -> No
         user_error(lambda: Cohort.from_files(prefix, pheno, covar=path), path)
 
 
+def with_unknown_ids(base: Base, kind: str, rows: list[int]) -> tuple[Path, Path]:
+    """A case whose ``kind`` table ("phenotype" or "covariate") has IIDs absent from the .fam on ``rows``."""
+    lines = base_lines(base, kind)
+    for row in rows:
+        lines[row] = lines[row].replace("\tI", "\tUNKNOWN", 1)
+    prefix = base.case()
+    path = table_path(prefix, kind)
+    write_lines(path, lines)
+    return prefix, path
+
+
 @CASES
 @given(rows=st.lists(st.integers(1, N_SAMPLES), min_size=1, max_size=N_SAMPLES - 1, unique=True), allow=st.booleans())
 def test_unknown_phenotype_ids(base: Base, rows: list[int], allow: bool) -> None:
     """IDs not in the .fam: an error naming the phenotype file, or (allowed) counted and dropped exactly."""
-    lines = base_lines(base, "phenotype")
-    for row in rows:
-        lines[row] = lines[row].replace("\tI", "\tUNKNOWN", 1)
-    prefix = base.case()
-    path = table_path(prefix, "phenotype")
-    write_lines(path, lines)
+    prefix, path = with_unknown_ids(base, "phenotype", rows)
     if not allow:
         user_error(lambda: Cohort.from_files(prefix, path), path)
         return
@@ -523,12 +529,7 @@ def test_unknown_phenotype_ids(base: Base, rows: list[int], allow: bool) -> None
 @CASES
 @given(rows=st.lists(st.integers(1, N_SAMPLES), min_size=1, max_size=N_SAMPLES - 1, unique=True))
 def test_unknown_covariate_ids_drop_exactly_those_samples(base: Base, rows: list[int]) -> None:
-    lines = base_lines(base, "covariate")
-    for row in rows:
-        lines[row] = lines[row].replace("\tI", "\tUNKNOWN", 1)
-    prefix = base.case()
-    path = table_path(prefix, "covariate")
-    write_lines(path, lines)
+    prefix, path = with_unknown_ids(base, "covariate", rows)
     cohort = Cohort.from_files(prefix, prefix.with_name("pheno.tsv"), covar=path)
     kept = np.setdiff1d(np.arange(N_SAMPLES), np.array(rows) - 1)
     np.testing.assert_array_equal(cohort.sample_idx, kept)

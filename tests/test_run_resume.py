@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import re
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import pytest
 from conftest import REPO
 
 from genopt.io.plink import open_plink, write_plink
+from genopt.resume import step_file_name
 from genopt.simulate import read_truth
 
 DATA = REPO / "data"
@@ -71,9 +71,21 @@ def workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
+def _command(config: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "genopt.cli", "run", str(config), "--out", str(out), *extra]
+
+
 def _genopt(config: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "genopt.cli", "run", str(config), "--out", str(out), *extra]
-    return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
+    """``genopt run`` in the background, its step log lines on a pipe."""
+    return subprocess.Popen(
+        _command(config, out, *extra), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO
+    )
+
+
+def _run(config: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``genopt -q run`` to the end (errors still on stderr)."""
+    cmd = _command(config, out, *extra)
+    return subprocess.run([*cmd[:3], "-q", *cmd[3:]], capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
 def _run_and_kill(config: Path, out: Path, step: str, delay: float, resume: bool) -> bool:
@@ -92,12 +104,8 @@ def _run_and_kill(config: Path, out: Path, step: str, delay: float, resume: bool
     return proc.returncode == -signal.SIGKILL
 
 
-def _finished_steps(out: Path) -> set[str]:
-    return {p.stem for p in (out / "checkpoints" / "pipeline").glob("*.pkl")}
-
-
-def _slug(step: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
+def _finished(out: Path, step: str) -> bool:
+    return (out / "checkpoints" / "pipeline" / step_file_name(step)).is_file()
 
 
 def _check_complete(path: Path) -> None:
@@ -159,10 +167,7 @@ def _normalised(path: Path, run_dir: Path) -> object:
 def reference(workflow: Path) -> Path:
     """The workflow run once, uninterrupted, on this machine without dask."""
     out = workflow.parent / "uninterrupted"
-    done = subprocess.run(
-        [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(out)],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+    done = _run(workflow, out)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -184,17 +189,14 @@ def test_killed_run_resumes_to_the_uninterrupted_outputs(workflow: Path, referen
     for i, step in enumerate(KILL_STEPS):
         delay = float(rng.uniform(0.05, 0.45)) * took[step]
         was_killed = _run_and_kill(workflow, killed, step, delay, resume=i > 0)
-        kills.append((step, round(delay, 2), was_killed and _slug(step) not in _finished_steps(killed)))
+        kills.append((step, round(delay, 2), was_killed and not _finished(killed, step)))
         for path in killed.rglob("*"):
             if path.is_file() and not path.name.endswith(".tmp"):
                 _check_complete(path)
     # A kill can come after its step finished when this run is much faster than the reference; it then
     # interrupts a later step. At most one may.
     assert sum(inside for _, _, inside in kills) >= len(KILL_STEPS) - 1, kills
-    final = subprocess.run(
-        [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(killed), "--resume"],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+    final = _run(workflow, killed, "--resume")
     assert final.returncode == 0, final.stderr
     assert not list(killed.rglob("*.tmp")), "temporaries of the killed writers are left"
 
@@ -229,10 +231,7 @@ def test_run_on_an_external_dask_cluster_writes_the_local_outputs(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         out = tmp_path / "on_dask"
-        done = subprocess.run(
-            [sys.executable, "-m", "genopt.cli", "-q", "run", str(workflow), "--out", str(out), "--scheduler", address],
-            capture_output=True, text=True, cwd=REPO, timeout=600,
-        )  # fmt: skip
+        done = _run(workflow, out, "--scheduler", address)
         assert done.returncode == 0, done.stderr
     finally:
         for proc in (workers, scheduler):
@@ -250,10 +249,7 @@ def test_resume_refuses_a_run_directory_of_other_settings(workflow: Path, tmp_pa
     assert _run_and_kill(workflow, out, "PCA on discovery", 0.0, resume=False)
     other = tmp_path / "other.toml"
     other.write_text(workflow.read_text().replace("seed = 7", "seed = 8"))
-    done = subprocess.run(
-        [sys.executable, "-m", "genopt.cli", "run", str(other), "--out", str(out), "--resume"],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+    done = _run(other, out, "--resume")
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("genopt: error:") and "other inputs or settings" in lines[-1], done.stderr

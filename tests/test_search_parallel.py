@@ -98,24 +98,40 @@ def one_by_one(budgeted: BudgetedFitness, candidates: Sequence[Candidate]) -> li
     return out
 
 
-@pytest.mark.parametrize("cached", [False, True])
-def test_batch_equals_one_by_one_requests(cached: bool) -> None:
-    rng = np.random.default_rng(3)
-    pool = [Candidate((i,), "ridge", (("alpha", 1.0),)) for i in range(30)]
-    batches = [[pool[i] for i in rng.integers(0, 30, size=12)] for _ in range(5)]  # repeats within and across
-    cached_for = frozenset(pool[::4]) if cached else frozenset()
-    spy = Spy(cached_for)
-    batched = BudgetedFitness(spy, budget=17, evaluator=spy)
-    serial = BudgetedFitness(Spy(cached_for), budget=17)
+def _outcome(results: Sequence[Evaluation | None]) -> list[Any]:
+    return [None if e is None else (e.candidate, e.cached, tuple(e.fold_aucs)) for e in results]
+
+
+def batched_vs_one_by_one(
+    spy_type: type[Spy], n_pool: int, batch_size: int, n_batches: int, cached_every: int, budget: int, seed: int
+) -> tuple[BudgetedFitness, Spy, list[Evaluation | None]]:
+    """Request random batches (repeats within and across) in batches and one by one; assert equal outcomes.
+
+    Returns the batched BudgetedFitness, its evaluator and the last batch's results.
+    """
+    rng = np.random.default_rng(seed)
+    pool = [Candidate((i,), "ridge", (("alpha", 1.0),)) for i in range(n_pool)]
+    batches = [[pool[i] for i in rng.integers(0, n_pool, size=batch_size)] for _ in range(n_batches)]
+    cached_for = frozenset(pool[::cached_every]) if cached_every else frozenset()
+    spy = spy_type(cached_for)
+    batched = BudgetedFitness(spy, budget=budget, evaluator=spy)
+    serial = BudgetedFitness(spy_type(cached_for), budget=budget)
+    got: list[Evaluation | None] = []
     for batch in batches:
         got = batched.batch(batch)
-        want = one_by_one(serial, batch)
-        assert [None if e is None else e.candidate for e in got] == [None if e is None else e.candidate for e in want]
+        assert _outcome(got) == _outcome(one_by_one(serial, batch))
         assert (batched.evaluations, batched.cache_hits) == (serial.evaluations, serial.cache_hits)
         assert list(batched.seen) == list(serial.seen)
+    return batched, spy, got
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_batch_equals_one_by_one_requests(cached: bool) -> None:
+    n_batches = 5
+    batched, spy, got = batched_vs_one_by_one(Spy, 30, 12, n_batches, 4 if cached else 0, budget=17, seed=3)
     assert batched.evaluations == 17 and any(e is None for e in got)
     if not cached:  # the new candidates of a batch go to the evaluator in one call, none twice
-        assert len(spy.calls) <= len(batches)
+        assert len(spy.calls) <= n_batches
         flat = [c for call in spy.calls for c in call]
         assert len(flat) == len(set(flat)) == 17
 
@@ -262,21 +278,8 @@ class FoldSpy(Spy):
 @pytest.mark.parametrize("cached", [False, True])
 def test_batch_equals_one_by_one_requests_with_fold_level_hits(cached: bool) -> None:
     """Candidates whose folds were all fitted by others are free, in a batch as one by one, up to the budget."""
-    rng = np.random.default_rng(5)
-    pool = [Candidate((i,), "ridge", (("alpha", 1.0),)) for i in range(60)]
-    batches = [[pool[i] for i in rng.integers(0, 60, size=15)] for _ in range(6)]
-    cached_for = frozenset(pool[::6]) if cached else frozenset()
-    spy = FoldSpy(cached_for)
-    batched = BudgetedFitness(spy, budget=20, evaluator=spy)
-    serial = BudgetedFitness(FoldSpy(cached_for), budget=20)
-    for batch in batches:
-        got = batched.batch(batch)
-        want = one_by_one(serial, batch)
-        assert [None if e is None else (e.candidate, e.cached, tuple(e.fold_aucs)) for e in got] == [
-            None if e is None else (e.candidate, e.cached, tuple(e.fold_aucs)) for e in want
-        ]
-        assert (batched.evaluations, batched.cache_hits) == (serial.evaluations, serial.cache_hits)
-    free = [e for e in batched.seen.values() if e.cached and e.candidate not in cached_for]
+    batched, spy, got = batched_vs_one_by_one(FoldSpy, 60, 15, 6, 6 if cached else 0, budget=20, seed=5)
+    free = [e for e in batched.seen.values() if e.cached and e.candidate not in spy.cached_for]
     assert free and batched.evaluations == 20 and any(e is None for e in got)
     sent = {c for call in spy.calls for c in call}
     assert not sent & {e.candidate for e in free}  # fold-level hits never reached the evaluator

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from genopt.assoc.logistic import CHI2_MEDIAN_1DF, NullModel, VariantFit, fit_nu
 from genopt.cluster import dask_client
 from genopt.cohort import Cohort
 from genopt.config import AssocConfig, PCAConfig
+from genopt.cores import usable_cores
 from genopt.errors import GenoptError
 from genopt.io.atomic import write_tsv
 from genopt.io.plink import PlinkFileset, open_plink
@@ -145,7 +145,7 @@ def _map_threads(fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -
     thread too (its nannies set ``OPENBLAS_NUM_THREADS=1``), so a cluster
     gives the same bits as a local run.
     """
-    n = threads if threads > 0 else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    n = threads if threads > 0 else usable_cores()
     with threadpool_limits(1):
         if n <= 1 or len(items) <= 1:
             return [fn(x) for x in items]

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from genopt.cores import usable_cores
 from genopt.errors import GenoptError
 from genopt.io.atomic import atomic_paths
 
@@ -298,7 +299,7 @@ _POOL: ThreadPoolExecutor | None = None
 
 def _decode_threads() -> int:
     """Threads for decoding: the cores this process may use, at most 4."""
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return min(4, usable_cores())
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -581,8 +582,8 @@ def _check_sample_count(bed: npt.NDArray[np.uint8], samples: pd.DataFrame, path:
     block = np.asarray(bed[rows])
     fam = path.with_suffix(".fam").name
     slack = -n % 4
-    if slack and np.any(block[:, -1] >> (2 * (4 - slack))):
-        junk = int(np.count_nonzero(block[:, -1] >> (2 * (4 - slack))))
+    junk = int(np.count_nonzero(block[:, -1] >> (2 * (4 - slack)))) if slack else 0
+    if junk:
         log.warning(
             "%s: %d of %d probed variants have non-zero padding bits after the last of %d people in %s (PLINK "
             "writes zeros there): %s may list fewer people than the .bed holds",
